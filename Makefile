@@ -1,0 +1,41 @@
+# A Makefile people can guess. Every target sets up .venv on its own when it is missing.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install format lint typecheck test bench notebooks demo clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_tokens.py
+
+notebooks: $(STAMP)
+	$(BIN)/pytest tests/test_notebooks.py
+
+demo: $(STAMP)
+	$(BIN)/memorygraph demo --db memorygraph-demo.db
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache memorygraph-demo.db*

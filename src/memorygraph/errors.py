@@ -1,0 +1,92 @@
+"""The one error tree of memorygraph.
+
+Every error that memorygraph raises on purpose derives from `MemoryGraphError`,
+and each subclass also derives from the builtin that matches it, so callers can
+catch either::
+
+    Exception
+    └── MemoryGraphError
+        ├── ConfigError (ValueError)              a MemoryConfig value is out of range
+        ├── IdentityError (ValueError)            thread_id / tenant_id / user_id missing or blank
+        ├── InvalidMessageError (ValueError)      unknown role, non-message, orphan tool result
+        ├── InvalidNamespaceError (ValueError)    a store namespace without a tenant
+        ├── ResumeValueError (ValueError)         a malformed `Command(resume=...)` value
+        ├── ContextBudgetExceeded (ValueError)    critical context does not fit the budget
+        ├── EncodingError (RuntimeError)          a bundled token encoding is missing or corrupt
+        └── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
+
+Example:
+    >>> from memorygraph import ContextBudgetExceeded, MemoryGraphError
+    >>> issubclass(ContextBudgetExceeded, MemoryGraphError)
+    True
+    >>> issubclass(ContextBudgetExceeded, ValueError)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "BackendError",
+    "ConfigError",
+    "ContextBudgetExceeded",
+    "EncodingError",
+    "IdentityError",
+    "InvalidMessageError",
+    "InvalidNamespaceError",
+    "MemoryGraphError",
+    "ResumeValueError",
+]
+
+
+class MemoryGraphError(Exception):
+    """The root of every error memorygraph raises on purpose."""
+
+
+class ConfigError(MemoryGraphError, ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class IdentityError(MemoryGraphError, ValueError):
+    """A thread, tenant or user id is missing or blank."""
+
+
+class InvalidMessageError(MemoryGraphError, ValueError):
+    """A message cannot be accepted into a thread."""
+
+
+class InvalidNamespaceError(MemoryGraphError, ValueError):
+    """A store namespace would not be scoped to a tenant."""
+
+
+class ResumeValueError(MemoryGraphError, ValueError):
+    """The value given to `Command(resume=...)` does not match the interrupt's schema."""
+
+
+class ContextBudgetExceeded(MemoryGraphError, ValueError):
+    """Critical context items do not fit the token budget.
+
+    Attributes:
+        item_ids: The ids of the critical items that did not fit.
+        needed: Tokens the critical items need.
+        available: Tokens available for context (budget minus output reserve).
+    """
+
+    def __init__(self, item_ids: Sequence[str], *, needed: int, available: int) -> None:
+        self.item_ids = list(item_ids)
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"critical context needs {needed} tokens but only {available} are available "
+            f"(items: {', '.join(self.item_ids)}); raise MemoryConfig.token_budget, lower "
+            "output_reserve, or shorten the request"
+        )
+
+
+class EncodingError(MemoryGraphError, RuntimeError):
+    """A token encoding cannot be loaded from the bundled files."""
+
+
+class BackendError(MemoryGraphError, RuntimeError):
+    """A checkpointer or store cannot be opened from its URL."""
