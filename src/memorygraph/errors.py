@@ -26,6 +26,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "BackendError",
@@ -90,3 +94,13 @@ class EncodingError(MemoryGraphError, RuntimeError):
 
 class BackendError(MemoryGraphError, RuntimeError):
     """A checkpointer or store cannot be opened from its URL."""
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Return a pydantic validation error as one readable line per problem."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)

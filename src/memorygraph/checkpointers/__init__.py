@@ -1,0 +1,39 @@
+"""Open LangGraph checkpointers and stores from a URL, and manage their threads.
+
+``"memory"``, ``"sqlite:///path.db"`` and ``"postgresql://..."`` open
+LangGraph's own savers and stores; memorygraph only picks the right one, sets
+it up, and registers memorygraph's record types with its serializer.
+
+Example:
+    >>> from memorygraph.checkpointers import list_threads, open_checkpointer
+    >>> with open_checkpointer("memory") as saver:
+    ...     list_threads(saver)
+    []
+"""
+
+from memorygraph.checkpointers._open import (
+    aopen_checkpointer,
+    aopen_store,
+    open_checkpointer,
+    open_store,
+)
+from memorygraph.checkpointers._serde import memorygraph_serializer, register_types
+from memorygraph.checkpointers._threads import (
+    adelete_thread,
+    alist_threads,
+    delete_thread,
+    list_threads,
+)
+
+__all__ = [
+    "adelete_thread",
+    "alist_threads",
+    "aopen_checkpointer",
+    "aopen_store",
+    "delete_thread",
+    "list_threads",
+    "memorygraph_serializer",
+    "open_checkpointer",
+    "open_store",
+    "register_types",
+]

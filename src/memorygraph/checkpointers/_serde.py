@@ -1,0 +1,106 @@
+"""Register memorygraph's record types with LangGraph's checkpoint serializer.
+
+LangGraph's default `JsonPlusSerializer` is permissive: it rebuilds any class
+named in a checkpoint, and logs "Deserializing unregistered type ..." for each
+one outside its own safe list. A serializer built with an explicit
+`allowed_msgpack_modules` list rebuilds exactly the listed classes (plus
+LangGraph's safe types: messages, datetimes, `Send`, `Interrupt`, ...) and
+warns about nothing it was told to expect.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any, TypeVar, cast
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import BaseModel
+
+from memorygraph import records
+
+__all__ = ["memorygraph_serializer", "register_types"]
+
+SaverT = TypeVar("SaverT", bound=BaseCheckpointSaver[Any])
+
+
+def _record_types() -> list[type]:
+    # Read on every call, so a record added to `records.__all__` is registered
+    # without touching this module.
+    found: list[type] = []
+    for name in records.__all__:
+        value = getattr(records, name)
+        if inspect.isclass(value) and issubclass(value, BaseModel | Enum):
+            found.append(value)
+    return found
+
+
+def _allowlist(extra_types: Iterable[type]) -> list[tuple[str, str]]:
+    keys = {(cls.__module__, cls.__name__) for cls in (*_record_types(), *extra_types)}
+    return sorted(keys)
+
+
+def memorygraph_serializer(*, extra_types: Iterable[type] = ()) -> JsonPlusSerializer:
+    """Return a checkpoint serializer that knows memorygraph's record types.
+
+    Every saver that `open_checkpointer` opens uses it. Loading a checkpoint
+    that holds `Fact`, `ContextPackage` or any other record from
+    `memorygraph.records` rebuilds the typed object and logs no warning.
+
+    The allowlist is explicit, so a class that is neither a memorygraph record,
+    one of LangGraph's safe types, nor listed in ``extra_types`` is not rebuilt:
+    LangGraph logs "Blocked deserialization" and returns its field data
+    instead. Put your own state types in ``extra_types`` (or pass a saver
+    through `register_types`).
+
+    Args:
+        extra_types: More pydantic models, dataclasses or enums your own graph
+            state holds.
+
+    Returns:
+        A `JsonPlusSerializer` with an explicit msgpack allowlist.
+
+    Example:
+        >>> from memorygraph.checkpointers import memorygraph_serializer
+        >>> from memorygraph.records import Fact
+        >>> serde = memorygraph_serializer()
+        >>> fact = Fact(id="f1", key="name", value="Ada")
+        >>> serde.loads_typed(serde.dumps_typed(fact)) == fact
+        True
+    """
+    return JsonPlusSerializer(allowed_msgpack_modules=_allowlist(extra_types))
+
+
+def register_types(checkpointer: SaverT, *, extra_types: Iterable[type] = ()) -> SaverT:
+    """Return a copy of your own saver that also accepts memorygraph's records.
+
+    This wraps `BaseCheckpointSaver.with_allowlist`: the copy shares the
+    original's connection, and its serializer's allowlist gains the record
+    types (and ``extra_types``).
+
+    A saver built with LangGraph's default, permissive serializer cannot be
+    narrowed: `with_allowlist` returns it unchanged, so it still loads
+    everything and keeps warning about unregistered types. To silence those
+    warnings, build the saver with ``serde=memorygraph_serializer()`` instead.
+
+    Args:
+        checkpointer: A saver whose serializer has an explicit allowlist.
+        extra_types: More classes your own graph state holds.
+
+    Returns:
+        A saver of the same class whose serializer accepts the records.
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+        >>> from memorygraph.checkpointers import register_types
+        >>> strict = InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=None))
+        >>> register_types(strict) is strict
+        False
+        >>> permissive = InMemorySaver()
+        >>> register_types(permissive) is permissive
+        True
+    """
+    return cast(SaverT, checkpointer.with_allowlist(_allowlist(extra_types)))

@@ -1,0 +1,118 @@
+"""`MemoryContext`: who is calling, given to the graph as LangGraph runtime context.
+
+Pass it as ``context=`` (it is the graph's ``context_schema``). When it is
+absent, memorygraph reads ``tenant_id``, ``user_id`` and ``scopes`` from
+``config["configurable"]``, so graphs driven by the LangGraph API server work too.
+
+Example:
+    >>> from memorygraph import MemoryContext
+    >>> MemoryContext(tenant_id="acme", user_id="ana", scopes=("billing",)).scopes
+    ('billing',)
+    >>> MemoryContext(tenant_id=" ", user_id="ana")
+    Traceback (most recent call last):
+    ...
+    memorygraph.errors.IdentityError: tenant_id must be a non-blank string, got ' '
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from memorygraph.errors import IdentityError
+
+__all__ = ["Identity", "MemoryContext", "resolve_identity"]
+
+
+def _require_id(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise IdentityError(f"{name} must be a non-blank string, got {value!r}")
+    if len(value) > 256 or any(ch < " " or ch == "\x7f" for ch in value):
+        raise IdentityError(f"{name} must be at most 256 characters without control characters")
+    return value
+
+
+@dataclass(frozen=True)
+class MemoryContext:
+    """The caller's identity and permissions for one run.
+
+    Attributes:
+        tenant_id: The tenant; every store namespace starts with it.
+        user_id: The user within the tenant.
+        scopes: Permissions the caller holds; items that require a scope the
+            caller lacks are excluded as ``unauthorized`` before packing.
+    """
+
+    tenant_id: str
+    user_id: str
+    scopes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        _require_id("tenant_id", self.tenant_id)
+        _require_id("user_id", self.user_id)
+        # A list from JSON (the API server) becomes a tuple, so the context stays hashable.
+        object.__setattr__(self, "scopes", tuple(sorted(set(self.scopes))))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A resolved identity: the context plus the thread it is acting on."""
+
+    thread_id: str
+    tenant_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+
+    @property
+    def scope_hash(self) -> str:
+        """A short, stable hash of the caller's authority, for the audit log."""
+        text = "\x1f".join((self.tenant_id, self.user_id, *self.scopes))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Identity:
+    """Resolve who is calling from the runtime context, else from ``configurable``.
+
+    Args:
+        context: ``runtime.context``: a `MemoryContext`, a mapping, or None.
+        config: The run's ``RunnableConfig``.
+
+    Returns:
+        The identity, with the thread id from ``config["configurable"]["thread_id"]``.
+
+    Raises:
+        IdentityError: When the thread, tenant or user id is missing or blank.
+
+    Example:
+        >>> resolve_identity(None, {"configurable": {"thread_id": "t1",
+        ...     "tenant_id": "acme", "user_id": "ana"}}).tenant_id
+        'acme'
+    """
+    configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
+    thread_id = configurable.get("thread_id")
+    if thread_id is None:
+        raise IdentityError(
+            'thread_id is missing: pass {"configurable": {"thread_id": "..."}} as the config'
+        )
+    if isinstance(context, Mapping):
+        context = MemoryContext(**context)
+    if not isinstance(context, MemoryContext):
+        if "tenant_id" not in configurable:
+            raise IdentityError(
+                "tenant_id is missing: pass context=MemoryContext(tenant_id=..., user_id=...) "
+                'or {"configurable": {"tenant_id": ..., "user_id": ...}}'
+            )
+        scopes = configurable.get("scopes") or ()
+        context = MemoryContext(
+            tenant_id=configurable["tenant_id"],
+            user_id=configurable.get("user_id", ""),
+            scopes=tuple(scopes),
+        )
+    return Identity(
+        thread_id=_require_id("thread_id", str(thread_id) if thread_id != "" else ""),
+        tenant_id=context.tenant_id,
+        user_id=context.user_id,
+        scopes=context.scopes,
+    )

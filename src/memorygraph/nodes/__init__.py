@@ -1,0 +1,29 @@
+"""memorygraph's graph nodes, each a pure core plus a thin node.
+
+Use them in your own graph: any state with ``messages`` plus the memorygraph
+keys a node reads will do (merge `memorygraph.MemoryState` into yours).
+"""
+
+from memorygraph.nodes.approve import approve, needs_approval
+from memorygraph.nodes.call_model import make_call_model, strip_reasoning
+from memorygraph.nodes.extract_facts import extract_facts
+from memorygraph.nodes.pack_context import (
+    abuild_package,
+    build_package,
+    make_pack_context,
+    pack_context,
+)
+from memorygraph.nodes.summarize import summarize
+
+__all__ = [
+    "abuild_package",
+    "approve",
+    "build_package",
+    "extract_facts",
+    "make_call_model",
+    "make_pack_context",
+    "needs_approval",
+    "pack_context",
+    "strip_reasoning",
+    "summarize",
+]

@@ -1,0 +1,161 @@
+"""`call_model`: send the packed context to a chat model, and keep its answer.
+
+The package is written to the audit log before the model is called, the reply
+is appended without reasoning content, and the provider's token usage is summed
+into ``usage``.
+
+Example:
+    >>> from langchain_core.messages import AIMessage
+    >>> reply = AIMessage(content=[{"type": "reasoning", "reasoning": "hmm"},
+    ...                            {"type": "text", "text": "Hi!"}],
+    ...                   additional_kwargs={"reasoning_content": "hmm"})
+    >>> clean = strip_reasoning(reply)
+    >>> clean.content, clean.additional_kwargs
+    ([{'type': 'text', 'text': 'Hi!'}], {})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+
+from memorygraph.context import Identity, MemoryContext, resolve_identity
+from memorygraph.errors import MemoryGraphError
+from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
+
+__all__ = ["audit_namespace", "make_call_model", "record_audit", "strip_reasoning"]
+
+logger = logging.getLogger("memorygraph.audit")
+
+_REASONING_KWARGS = ("reasoning_content", "reasoning", "thinking")
+_REASONING_BLOCKS = frozenset({"reasoning", "thinking", "redacted_thinking"})
+
+
+def strip_reasoning(message: BaseMessage) -> AIMessage:
+    """Return the reply without reasoning content, so it is never stored or re-sent."""
+    content = message.content
+    if isinstance(content, list):
+        content = [
+            part
+            for part in content
+            if not (isinstance(part, dict) and part.get("type") in _REASONING_BLOCKS)
+        ]
+    kwargs = {k: v for k, v in message.additional_kwargs.items() if k not in _REASONING_KWARGS}
+    tool_calls = message.tool_calls if isinstance(message, AIMessage) else []
+    usage = message.usage_metadata if isinstance(message, AIMessage) else None
+    return AIMessage(
+        content=content,
+        additional_kwargs=kwargs,
+        tool_calls=tool_calls,
+        usage_metadata=usage,
+        id=message.id,
+        name=message.name,
+    )
+
+
+def audit_namespace(identity: Identity) -> tuple[str, ...]:
+    """The store namespace of a user's audit records."""
+    return ("memorygraph", identity.tenant_id, identity.user_id, "audit")
+
+
+def _model_name(model: BaseChatModel) -> str:
+    for attribute in ("model_name", "model"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, str):
+            return value
+    return type(model).__name__
+
+
+def record_audit(
+    package: ContextPackage,
+    *,
+    identity: Identity,
+    model: str | None,
+    summary_version: int | None,
+    store: BaseStore | None,
+) -> AuditRecord:
+    """Log a package before the model call: to the log, and to the store when there is one."""
+    record = AuditRecord(
+        package_id=package.id,
+        thread_id=identity.thread_id,
+        tenant_id=identity.tenant_id,
+        user_id=identity.user_id,
+        included_ids=package.included_ids,
+        excluded=[(entry.item.id, entry.reason) for entry in package.excluded],
+        budget=package.budget,
+        total_tokens=package.total_tokens,
+        prompt_version=package.prompt_version,
+        model=model,
+        summary_version=summary_version,
+        policy_scope_hash=identity.scope_hash,
+    )
+    logger.info(
+        "context package %s: %d items, %d excluded, %d/%d tokens",
+        package.id,
+        len(package.items),
+        len(package.excluded),
+        package.total_tokens,
+        package.budget,
+    )
+    if store is not None:
+        key = f"{identity.thread_id}:{package.id}"
+        store.put(audit_namespace(identity), key, record.model_dump(mode="json"), index=False)
+    return record
+
+
+def _usage(reply: AIMessage) -> TokenUsage:
+    usage = reply.usage_metadata
+    if usage is None:
+        return TokenUsage(calls=1)
+    return TokenUsage(
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        total_tokens=usage["total_tokens"],
+        calls=1,
+    )
+
+
+CallModelNode = Callable[
+    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
+]
+
+
+def make_call_model(model: BaseChatModel) -> CallModelNode:
+    """Make a ``call_model`` node for a chat model.
+
+    Args:
+        model: Any LangChain chat model (``ChatOpenAI``, ``init_chat_model(...)``,
+            a fake in tests). Tools may be bound to it.
+
+    Returns:
+        A node that sends ``state["context_package"].to_messages()`` to the model
+        and returns ``{"messages": [reply], "usage": usage}``.
+    """
+    name = _model_name(model)
+
+    def call_model(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        package = state.get("context_package")
+        if not isinstance(package, ContextPackage):
+            raise MemoryGraphError("call_model needs a context_package: run pack_context first")
+        identity = resolve_identity(runtime.context, config)
+        summary = state.get("summary")
+        record_audit(
+            package,
+            identity=identity,
+            model=name,
+            summary_version=summary.version if summary is not None else None,
+            store=runtime.store,
+        )
+        reply = strip_reasoning(model.invoke(package.to_messages(), config))
+        return {"messages": [reply], "usage": _usage(reply)}
+
+    return call_model

@@ -1,0 +1,661 @@
+"""`pack_context`: build the one deterministic, budgeted package for a model call.
+
+The core is three pure steps, each testable on its own:
+
+1. `collect_items` turns the state into candidate `ContextItem`s.
+2. `filter_items` drops what the caller may not see, before any packing.
+3. `pack_items` fits the rest into the budget, and fails closed.
+
+`build_package` runs the three and returns a `ContextPackage`; the node around it
+only resolves who is calling and writes ``context_package``.
+
+Example:
+    >>> from langchain_core.messages import AIMessage, HumanMessage
+    >>> from memorygraph import MemoryConfig
+    >>> from memorygraph.context import Identity
+    >>> state = {"messages": [HumanMessage("hi", id="h1"), AIMessage("hello", id="a1"),
+    ...                       HumanMessage("What did I say?", id="h2")]}
+    >>> who = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
+    >>> package = build_package(state, identity=who, config=MemoryConfig())
+    >>> [item.kind.value for item in package.items]
+    ['policy', 'authority', 'request', 'recent_turn', 'recent_turn', 'output_contract']
+    >>> package.to_messages()[-1].content
+    'What did I say?'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+    message_to_dict,
+)
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from memorygraph._render import CONTEXT_HEADER
+from memorygraph.config import MemoryConfig
+from memorygraph.context import Identity, MemoryContext, resolve_identity
+from memorygraph.errors import ContextBudgetExceeded
+from memorygraph.records import (
+    RENDER_ORDER,
+    ContextItem,
+    ContextPackage,
+    ExcludedItem,
+    ExclusionReason,
+    Fact,
+    ItemKind,
+    Priority,
+    SessionSummary,
+    TaskState,
+    TrustLevel,
+)
+from memorygraph.tokens import TokenCounter
+
+__all__ = [
+    "abuild_package",
+    "build_package",
+    "collect_items",
+    "filter_items",
+    "make_pack_context",
+    "pack_context",
+    "pack_items",
+]
+
+# Kinds packed newest first without gaps: dropping an older turn while keeping a
+# newer one would leave the model a conversation with holes in it.
+_CONTIGUOUS = frozenset({ItemKind.RECENT_TURN, ItemKind.TOOL_RESULT})
+_TRUST_BY_TYPE = {
+    "human": TrustLevel.USER_CLAIMED,
+    "ai": TrustLevel.MODEL_INFERRED,
+    "tool": TrustLevel.TOOL_OBSERVED,
+    "system": TrustLevel.USER_CLAIMED,
+}
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def _message_text(message: BaseMessage) -> str:
+    return message.text if isinstance(message.text, str) else str(message.content)
+
+
+def _message_id(message: BaseMessage) -> str:
+    if message.id:
+        return message.id
+    body = f"{message.type}\x1f{message.content!r}".encode()
+    return "msg-" + hashlib.sha256(body).hexdigest()[:16]
+
+
+def _as_turn(message: BaseMessage) -> BaseMessage:
+    # A system message inside the history may have come from any caller of the
+    # graph, so it is demoted to a user turn: only configuration writes system text.
+    if isinstance(message, SystemMessage):
+        return HumanMessage(
+            f"[system message in thread history]\n{_message_text(message)}",
+            id=message.id,
+        )
+    return message
+
+
+def _turn_dict(message: BaseMessage) -> dict[str, Any]:
+    data = message_to_dict(message)
+    body = data["data"]
+    for key in ("response_metadata", "usage_metadata"):
+        body.pop(key, None)
+    return data
+
+
+def _turn_item(
+    message: BaseMessage,
+    *,
+    kind: ItemKind,
+    priority: Priority,
+    rank: int,
+    group: str | None,
+    counter: TokenCounter,
+) -> ContextItem:
+    turn = _as_turn(message)
+    message_id = _message_id(message)
+    metadata: dict[str, Any] = {"role": message.type}
+    created = message.additional_kwargs.get("created_at")
+    if created:
+        metadata["date"] = str(created)
+    if message.name:
+        metadata["speaker"] = message.name
+    return ContextItem(
+        id=message_id,
+        kind=kind,
+        content=_message_text(turn),
+        priority=priority,
+        tokens=counter.count_message(turn),
+        source=f"turn:{message_id}",
+        trust_level=_TRUST_BY_TYPE.get(message.type),
+        metadata=metadata,
+        group=group,
+        rank=rank,
+        message=_turn_dict(turn),
+    )
+
+
+def _turn_units(messages: Sequence[BaseMessage]) -> list[tuple[str | None, list[BaseMessage]]]:
+    """Group messages so an AI tool call and all its results form one unit."""
+    units: list[tuple[str | None, list[BaseMessage]]] = []
+    open_calls: dict[str, int] = {}
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.tool_call_id in open_calls:
+            units[open_calls[message.tool_call_id]][1].append(message)
+            continue
+        if isinstance(message, AIMessage) and message.tool_calls:
+            units.append((f"calls:{_message_id(message)}", [message]))
+            open_calls = {call["id"]: len(units) - 1 for call in message.tool_calls if call["id"]}
+            continue
+        units.append((None, [message]))
+    return units
+
+
+def _turn_items(
+    messages: Sequence[BaseMessage], *, kind: ItemKind, priority: Priority, counter: TokenCounter
+) -> list[ContextItem]:
+    units = _turn_units(messages)
+    items: list[ContextItem] = []
+    for rank, (group, members) in enumerate(reversed(units)):
+        items.extend(
+            _turn_item(m, kind=kind, priority=priority, rank=rank, group=group, counter=counter)
+            for m in members
+        )
+    return items
+
+
+def _fact_item(
+    fact: Fact, *, rank: int, stale_since: str | None, counter: TokenCounter
+) -> ContextItem:
+    content = f"{fact.subject} {fact.key}: {fact.value}"
+    metadata: dict[str, Any] = {"observed_at": fact.observed_at.isoformat(), "scope": fact.scope}
+    if stale_since:
+        metadata["stale_since"] = stale_since
+    priority = Priority.MEDIUM if fact.trust_level is TrustLevel.MODEL_INFERRED else Priority.HIGH
+    return _data_item(
+        ContextItem(
+            id=fact.id,
+            kind=ItemKind.FACT,
+            content=content,
+            priority=priority,
+            tokens=0,
+            source=f"fact:{fact.id}",
+            trust_level=fact.trust_level,
+            metadata=metadata,
+            rank=rank,
+        ),
+        counter,
+    )
+
+
+def _data_item(item: ContextItem, counter: TokenCounter) -> ContextItem:
+    from memorygraph._render import render_block
+
+    # Two newlines join blocks inside the context message.
+    return item.model_copy(update={"tokens": counter.count_text(render_block(item) + "\n\n")})
+
+
+def _summary_text(summary: SessionSummary) -> str:
+    lines: list[str] = []
+    if summary.user_goal:
+        lines.append(f"User goal: {summary.user_goal}")
+    if summary.active_task:
+        lines.append(f"Active task: {summary.active_task}")
+    for title, values in (
+        ("Confirmed decisions", summary.confirmed_decisions),
+        ("Open questions", summary.open_questions),
+        ("Rejected assumptions (do not assume these)", summary.rejected_assumptions),
+        ("Risk notes", summary.risk_notes),
+    ):
+        if values:
+            lines.append(f"{title}:")
+            lines.extend(f"- {value}" for value in values)
+    if summary.important_entities:
+        lines.append("Important entities:")
+        lines.extend(f"- {name}: {ref}" for name, ref in sorted(summary.important_entities.items()))
+    if summary.last_updated_turn_id:
+        lines.append(f"Covers turns up to {summary.last_updated_turn_id}.")
+    return "\n".join(lines)
+
+
+def _task_text(task: TaskState) -> str:
+    lines = [f"Task: {task.task_name}"]
+    if task.current_step:
+        lines.append(f"Current step: {task.current_step}")
+    lines.extend(f"Entity {name}: {ref}" for name, ref in sorted(task.entity_ids.items()))
+    lines.extend(f"Pending question: {q}" for q in task.pending_questions)
+    lines.extend(f"Pending approval: {a}" for a in task.pending_approvals)
+    return "\n".join(lines)
+
+
+def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCounter) -> ContextItem:
+    return ContextItem(
+        id=item_id,
+        kind=kind,
+        content=content,
+        priority=Priority.CRITICAL,
+        tokens=counter.count_text(f"[{kind.value}]\n{content}\n\n"),
+        source=f"config:{item_id}",
+        trust_level=TrustLevel.SYSTEM_VERIFIED,
+    )
+
+
+def _split_request(
+    messages: Sequence[BaseMessage],
+) -> tuple[list[BaseMessage], BaseMessage | None, list[BaseMessage]]:
+    """Split into history, the current request (last human turn) and the turn in progress."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return list(messages[:index]), messages[index], list(messages[index + 1 :])
+    return list(messages), None, []
+
+
+def _fact_items(
+    facts: Sequence[Fact], *, config: MemoryConfig, counter: TokenCounter, now: datetime
+) -> tuple[list[ContextItem], list[ExcludedItem]]:
+    items: list[ContextItem] = []
+    excluded: list[ExcludedItem] = []
+    ordered = sorted(facts, key=lambda f: (-f.observed_at.timestamp(), f.id))
+    for rank, fact in enumerate(ordered):
+        stale_after = config.stale_after.get(fact.key)
+        stale_since = (
+            fact.observed_at.date().isoformat()
+            if stale_after is not None and now - fact.observed_at > stale_after
+            else None
+        )
+        item = _fact_item(fact, rank=rank, stale_since=stale_since, counter=counter)
+        if fact.status != "active":
+            detail = f"{fact.status}" + (f" by {fact.superseded_by}" if fact.superseded_by else "")
+            excluded.append(_exclude(item, "superseded", detail))
+        elif fact.is_expired(now):
+            excluded.append(_exclude(item, "stale", f"expired at {fact.expires_at}"))
+        else:
+            items.append(item)
+    return items, excluded
+
+
+def collect_items(
+    state: Mapping[str, Any],
+    *,
+    identity: Identity,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    now: datetime,
+) -> tuple[list[ContextItem], list[ExcludedItem]]:
+    """Turn the state into candidate items, and the facts that may never be packed.
+
+    Args:
+        state: Any state with ``messages``, and optionally ``facts``, ``summary``
+            and ``task``.
+        identity: Who is calling.
+        config: Budgets, texts and shares.
+        counter: The token counter.
+        now: The time that decides expiry and staleness.
+
+    Returns:
+        The candidates, and the facts excluded as superseded, rejected or expired.
+    """
+    messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
+    history, request, in_progress = _split_request(messages)
+    history = history[-config.max_recent_turns :]
+    while history and isinstance(history[0], ToolMessage):
+        history.pop(0)  # its tool call was cut off by the window: it would be an orphan
+
+    scopes = ", ".join(identity.scopes) or "none"
+    items = [
+        _instruction("policy", ItemKind.POLICY, config.policy, counter),
+        _instruction(
+            "authority",
+            ItemKind.AUTHORITY,
+            f"Tenant: {identity.tenant_id}. User: {identity.user_id}. Scopes: {scopes}.",
+            counter,
+        ),
+        _instruction("output_contract", ItemKind.OUTPUT_CONTRACT, config.output_contract, counter),
+    ]
+    task = state.get("task")
+    if task is not None:
+        items.append(_data_item(_plain(ItemKind.TASK_STATE, "task", _task_text(task)), counter))
+    summary = state.get("summary")
+    if summary is not None and (summary.covered_turn_ids or summary.user_goal):
+        text = _summary_text(summary)
+        items.append(
+            _data_item(_plain(ItemKind.SUMMARY, f"summary-v{summary.version}", text), counter)
+        )
+    if request is not None:
+        items.append(
+            _turn_item(
+                request,
+                kind=ItemKind.REQUEST,
+                priority=Priority.CRITICAL,
+                rank=0,
+                group=None,
+                counter=counter,
+            )
+        )
+    items += _turn_items(
+        history, kind=ItemKind.RECENT_TURN, priority=Priority.MEDIUM, counter=counter
+    )
+    items += _turn_items(
+        in_progress, kind=ItemKind.TOOL_RESULT, priority=Priority.HIGH, counter=counter
+    )
+    facts, excluded = _fact_items(state.get("facts") or (), config=config, counter=counter, now=now)
+    return items + facts, excluded
+
+
+def _plain(kind: ItemKind, item_id: str, content: str) -> ContextItem:
+    return ContextItem(
+        id=item_id,
+        kind=kind,
+        content=content,
+        priority=Priority.HIGH,
+        tokens=0,
+        source=f"state:{kind.value}",
+        trust_level=TrustLevel.SYSTEM_VERIFIED if kind is ItemKind.TASK_STATE else None,
+    )
+
+
+# ---------------------------------------------------------------------------- filter
+
+
+def _exclude(item: ContextItem, reason: ExclusionReason, detail: str = "") -> ExcludedItem:
+    # Excluded items are kept as stubs: their ids, sizes and reasons are what the
+    # audit needs, and copying their content would make every package grow.
+    stub = item.model_copy(update={"content": "", "message": None})
+    return ExcludedItem(item=stub, reason=reason, detail=detail)
+
+
+def filter_items(
+    items: Sequence[ContextItem], *, scopes: Sequence[str]
+) -> tuple[list[ContextItem], list[ExcludedItem]]:
+    """Drop items that need a scope the caller does not hold.
+
+    Example:
+        >>> from memorygraph.records import ContextItem, Priority
+        >>> doc = ContextItem(id="d1", kind="recalled", content="salary data",
+        ...     priority=Priority.HIGH, tokens=3, source="doc:d1", required_scope="hr")
+        >>> kept, dropped = filter_items([doc], scopes=["sales"])
+        >>> kept, dropped[0].reason
+        ([], 'unauthorized')
+    """
+    held = set(scopes)
+    kept: list[ContextItem] = []
+    excluded: list[ExcludedItem] = []
+    for item in items:
+        if item.required_scope is not None and item.required_scope not in held:
+            excluded.append(_exclude(item, "unauthorized", f"needs scope {item.required_scope}"))
+        else:
+            kept.append(item)
+    return kept, excluded
+
+
+# ------------------------------------------------------------------------------ pack
+
+
+@dataclass
+class _Unit:
+    key: str
+    items: list[ContextItem] = field(default_factory=list)
+
+    @property
+    def kind(self) -> ItemKind:
+        return self.items[0].kind
+
+    @property
+    def tokens(self) -> int:
+        return sum(item.tokens for item in self.items)
+
+    @property
+    def order(self) -> tuple[int, str, int, str]:
+        priority = max(item.priority for item in self.items)
+        rank = min(item.rank for item in self.items)
+        return (-priority, self.kind.value, rank, self.key)
+
+
+def _units(items: Sequence[ContextItem]) -> list[_Unit]:
+    units: dict[str, _Unit] = {}
+    for item in items:
+        units.setdefault(item.unit, _Unit(item.unit)).items.append(item)
+    return sorted(units.values(), key=lambda unit: unit.order)
+
+
+def pack_items(
+    items: Sequence[ContextItem], *, config: MemoryConfig, overhead: int = 0
+) -> tuple[list[ContextItem], list[ExcludedItem]]:
+    """Fit items into the budget by priority, within each kind's share; fail closed.
+
+    CRITICAL items always go in, or `ContextBudgetExceeded` is raised. Other items
+    are taken in order of (priority, kind, rank, id): first within their kind's
+    share of the available tokens, then, in a second pass, from whatever the
+    shares left unused. Items with the same ``group`` go in or out together, and
+    recent turns are kept newest first without gaps.
+
+    Args:
+        items: Candidates, already filtered for authorization.
+        config: The budget and the shares.
+        overhead: Tokens the rendering adds around the items.
+
+    Returns:
+        The included items in render order, and the excluded ones.
+
+    Raises:
+        ContextBudgetExceeded: When the CRITICAL items do not fit.
+    """
+    available = config.available_tokens
+    critical = [item for item in items if item.priority is Priority.CRITICAL]
+    used = overhead + sum(item.tokens for item in critical)
+    if used > available:
+        raise ContextBudgetExceeded(
+            sorted(item.id for item in critical), needed=used, available=available
+        )
+    included = list(critical)
+    spent: dict[ItemKind, int] = {}
+    closed: set[ItemKind] = set()
+    deferred: list[_Unit] = []
+    for unit in _units([item for item in items if item.priority is not Priority.CRITICAL]):
+        fits_share = spent.get(unit.kind, 0) + unit.tokens <= config.share_budget(unit.kind)
+        if unit.kind not in closed and fits_share and used + unit.tokens <= available:
+            included += unit.items
+            used += unit.tokens
+            spent[unit.kind] = spent.get(unit.kind, 0) + unit.tokens
+            continue
+        if unit.kind in _CONTIGUOUS:
+            closed.add(unit.kind)
+        deferred.append(unit)
+    # Second pass: shares a kind did not use flow to what did not fit.
+    excluded: list[ExcludedItem] = []
+    closed.clear()
+    for unit in deferred:
+        if unit.kind not in closed and used + unit.tokens <= available:
+            included += unit.items
+            used += unit.tokens
+            continue
+        if unit.kind in _CONTIGUOUS:
+            closed.add(unit.kind)
+        excluded += [_exclude(item, "over_budget") for item in unit.items]
+    return _render_order(included), excluded
+
+
+def _render_order(items: Sequence[ContextItem]) -> list[ContextItem]:
+    def key(item: ContextItem) -> tuple[int, int, int, str]:
+        if item.kind in _CONTIGUOUS:
+            # oldest first, so the conversation reads in order
+            return (RENDER_ORDER[item.kind], -item.rank, 0, item.id)
+        return (RENDER_ORDER[item.kind], -item.priority, item.rank, item.id)
+
+    return sorted(items, key=key)
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def _sort_within_group(items: list[ContextItem], source_order: dict[str, int]) -> list[ContextItem]:
+    # Inside one tool-call group the AI message must precede its results.
+    return sorted(items, key=lambda item: source_order.get(item.id, 0))
+
+
+def build_package(
+    state: Mapping[str, Any],
+    *,
+    identity: Identity,
+    config: MemoryConfig,
+    counter: TokenCounter | None = None,
+    now: datetime | None = None,
+    extra_items: Sequence[ContextItem] = (),
+) -> ContextPackage:
+    """Build the context package for the next model call.
+
+    Args:
+        state: Any state with ``messages`` (and optionally ``facts``, ``summary``,
+            ``task``).
+        identity: Who is calling, and on which thread.
+        config: Budgets, shares and texts.
+        counter: Token counter; one for ``config.encoding`` by default.
+        now: The time for expiry and staleness (default: now, UTC).
+        extra_items: More candidates, such as retrieved documents; items with a
+            ``required_scope`` the caller lacks are excluded as unauthorized.
+
+    Returns:
+        The package. Its ``total_tokens`` is the exact count of `to_messages()`
+        as the chat format bills it, and never more than the available budget.
+
+    Raises:
+        ContextBudgetExceeded: When the critical items do not fit.
+    """
+    counter = counter or _default_counter(config)
+    now = now or datetime.now(UTC)
+    candidates, excluded = collect_items(
+        state, identity=identity, config=config, counter=counter, now=now
+    )
+    allowed, unauthorized = filter_items([*candidates, *extra_items], scopes=identity.scopes)
+    overhead = counter.count_messages(
+        [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
+    )
+    source_order = {item.id: index for index, item in enumerate(allowed)}
+    while True:
+        included, over = pack_items(allowed, config=config, overhead=overhead)
+        fields: dict[str, Any] = {
+            "items": _group_in_source_order(included, source_order),
+            "excluded": sorted(
+                [*excluded, *unauthorized, *over],
+                key=lambda e: (RENDER_ORDER[e.item.kind], e.item.rank, e.item.id),
+            ),
+            "budget": config.token_budget,
+            "output_reserve": config.output_reserve,
+            "prompt_version": config.prompt_version,
+            "encoding": counter.encoding_name,
+            "thread_id": identity.thread_id,
+            "tenant_id": identity.tenant_id,
+            "user_id": identity.user_id,
+        }
+        exact = counter.count_messages(ContextPackage(**fields, total_tokens=0).to_messages())
+        if exact <= config.available_tokens:
+            return ContextPackage(**fields, total_tokens=exact)
+        # Token counts are not exactly additive across block boundaries: make room
+        # by raising the overhead until the exact count fits.
+        overhead += exact - config.available_tokens
+
+
+def _group_in_source_order(
+    items: list[ContextItem], source_order: dict[str, int]
+) -> list[ContextItem]:
+    result: list[ContextItem] = []
+    index = 0
+    while index < len(items):
+        group = items[index].group
+        if group is None:
+            result.append(items[index])
+            index += 1
+            continue
+        end = index
+        while end < len(items) and items[end].group == group:
+            end += 1
+        result += _sort_within_group(items[index:end], source_order)
+        index = end
+    return result
+
+
+async def abuild_package(
+    state: Mapping[str, Any],
+    *,
+    identity: Identity,
+    config: MemoryConfig,
+    counter: TokenCounter | None = None,
+    now: datetime | None = None,
+    extra_items: Sequence[ContextItem] = (),
+) -> ContextPackage:
+    """Async twin of `build_package` (packing is CPU work; it does not block on I/O)."""
+    return build_package(
+        state, identity=identity, config=config, counter=counter, now=now, extra_items=extra_items
+    )
+
+
+_COUNTERS: dict[str, TokenCounter] = {}
+
+
+def _default_counter(config: MemoryConfig) -> TokenCounter:
+    key = config.model_name or config.encoding
+    if key not in _COUNTERS:
+        _COUNTERS[key] = (
+            TokenCounter(model=config.model_name)
+            if config.model_name
+            else TokenCounter(config.encoding)
+        )
+    return _COUNTERS[key]
+
+
+# ------------------------------------------------------------------------------ node
+
+PackContextNode = Callable[
+    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
+]
+
+
+def make_pack_context(
+    config: MemoryConfig | None = None,
+    *,
+    counter: TokenCounter | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> PackContextNode:
+    """Make a ``pack_context`` node with its own configuration.
+
+    Args:
+        config: Budgets and texts (defaults to ``MemoryConfig()``).
+        counter: Token counter to share with other nodes.
+        clock: Returns "now"; tests pass a fixed clock.
+
+    Returns:
+        A node ``(state, config, runtime) -> {"context_package": package}``.
+    """
+    memory_config = config or MemoryConfig()
+
+    def pack_context(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        identity = resolve_identity(runtime.context, config)
+        package = build_package(
+            state,
+            identity=identity,
+            config=memory_config,
+            counter=counter or _default_counter(memory_config),
+            now=clock() if clock else None,
+        )
+        return {"context_package": package}
+
+    return pack_context
+
+
+pack_context = make_pack_context()
+"""The ``pack_context`` node with the default `MemoryConfig`."""

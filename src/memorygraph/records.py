@@ -1,0 +1,373 @@
+"""The typed records memorygraph keeps in state, in the store and in the audit log.
+
+Records are pydantic models: they are validated where they enter, and they
+serialize to canonical JSON, which is what makes a `ContextPackage` id
+reproducible.
+
+Example:
+    >>> from memorygraph.records import ContextItem, Priority
+    >>> item = ContextItem(id="policy", kind="policy", content="Be careful.",
+    ...                    priority=Priority.CRITICAL, tokens=4, source="config:policy")
+    >>> item.priority.name
+    'CRITICAL'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = [
+    "RENDER_ORDER",
+    "AuditRecord",
+    "ContextItem",
+    "ContextPackage",
+    "ExcludedItem",
+    "ExclusionReason",
+    "Fact",
+    "FactScope",
+    "FactStatus",
+    "ItemKind",
+    "MemoryCandidate",
+    "Priority",
+    "SessionSummary",
+    "Sensitivity",
+    "TaskState",
+    "TokenUsage",
+    "TrustLevel",
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrustLevel(StrEnum):
+    """Who asserted a piece of context (seed 003, section 7)."""
+
+    USER_CLAIMED = "user_claimed"
+    SYSTEM_VERIFIED = "system_verified"
+    MODEL_INFERRED = "model_inferred"
+    TOOL_OBSERVED = "tool_observed"
+
+
+class Priority(IntEnum):
+    """How much an item matters when the budget is tight. CRITICAL never drops."""
+
+    CRITICAL = 100
+    HIGH = 80
+    MEDIUM = 50
+    LOW = 20
+
+
+class ItemKind(StrEnum):
+    """The kinds of context item, declared in the order they are rendered.
+
+    The order is seed 003 section 20: role and policy, authority and scope,
+    task state, the current request, confirmed facts, evidence (the summary and
+    recalled turns), tool results, recent turns, and the output contract last.
+    """
+
+    POLICY = "policy"
+    AUTHORITY = "authority"
+    TASK_STATE = "task_state"
+    REQUEST = "request"
+    CLARIFICATION = "clarification"
+    FACT = "fact"
+    SUMMARY = "summary"
+    RECALLED = "recalled"
+    TOOL_RESULT = "tool_result"
+    RECENT_TURN = "recent_turn"
+    OUTPUT_CONTRACT = "output_contract"
+
+
+RENDER_ORDER: dict[ItemKind, int] = {kind: index for index, kind in enumerate(ItemKind)}
+"""The position of each kind in a rendered package."""
+
+ExclusionReason = Literal["over_budget", "unauthorized", "stale", "superseded"]
+
+
+class ContextItem(_Record):
+    """One candidate piece of context, kept structured until the last moment.
+
+    Attributes:
+        id: Stable id, unique within a package (a message id, a fact id, ...).
+        kind: What the item is; decides its budget share and where it renders.
+        content: The text shown to the model.
+        priority: How much it matters; CRITICAL items fail closed.
+        tokens: Exact token count of the item as rendered.
+        source: Where it came from (``config:policy``, ``turn:<id>``, ``fact:<id>``).
+        trust_level: Who asserted it, when that is known.
+        metadata: JSON-safe extra data (dates, scores, labels).
+        group: Items sharing a group are packed or dropped together (an AI tool
+            call and its tool results).
+        rank: Order within a kind and priority; 0 comes first (for recent turns,
+            0 is the newest).
+        required_scope: A scope the caller must hold to see the item.
+        message: For turns, the chat message to render natively, in
+            ``langchain_core.messages.message_to_dict`` form.
+    """
+
+    id: str
+    kind: ItemKind
+    content: str
+    priority: Priority
+    tokens: int = Field(ge=0)
+    source: str
+    trust_level: TrustLevel | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    group: str | None = None
+    rank: int = 0
+    required_scope: str | None = None
+    message: dict[str, Any] | None = None
+
+    @property
+    def unit(self) -> str:
+        """The packing unit: the group when there is one, else the item itself."""
+        return self.group or f"{self.kind}:{self.id}"
+
+
+class ExcludedItem(_Record):
+    """An item left out of a package, and why."""
+
+    item: ContextItem
+    reason: ExclusionReason
+    detail: str = ""
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class ContextPackage(_Record):
+    """The one input envelope for a model call: deterministic, budgeted, auditable.
+
+    Build packages with `memorygraph.nodes.pack_context.build_package` (or the
+    graph); the id is the sha256 of the package's canonical JSON, so the same
+    state and request always give the same id and the same rendered bytes.
+
+    Attributes:
+        id: sha256 (hex) of the canonical content.
+        items: Included items, in render order.
+        excluded: Items left out, each with its reason.
+        total_tokens: Tokens of the included items.
+        budget: The token budget the package was packed against.
+        output_reserve: Tokens kept free for the model's answer.
+        prompt_version: The version of the policy and rendering.
+        encoding: The tiktoken encoding the counts use.
+        thread_id: The thread the package was built for.
+        tenant_id: The caller's tenant.
+        user_id: The caller's user id.
+    """
+
+    id: str = ""
+    items: list[ContextItem]
+    excluded: list[ExcludedItem] = Field(default_factory=list)
+    total_tokens: int
+    budget: int
+    output_reserve: int = 0
+    prompt_version: str
+    encoding: str = "o200k_base"
+    thread_id: str = ""
+    tenant_id: str = ""
+    user_id: str = ""
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> ContextPackage:
+        digest = self.content_hash()
+        if not self.id:
+            object.__setattr__(self, "id", digest)
+        elif self.id != digest:
+            raise ValueError(f"package id {self.id} does not match its content ({digest})")
+        return self
+
+    def content_hash(self) -> str:
+        """Return the sha256 of the package's canonical JSON, without its id."""
+        body = self.model_dump(mode="json", exclude={"id"})
+        return hashlib.sha256(_canonical_json(body).encode("utf-8")).hexdigest()
+
+    @property
+    def included_ids(self) -> list[str]:
+        """The ids of the included items, in render order."""
+        return [item.id for item in self.items]
+
+    @property
+    def excluded_ids(self) -> list[str]:
+        """The ids of the excluded items."""
+        return [entry.item.id for entry in self.excluded]
+
+    def tokens_by_kind(self) -> dict[str, int]:
+        """Return the tokens spent on each kind, in render order."""
+        spent: dict[str, int] = {}
+        for item in self.items:
+            spent[item.kind.value] = spent.get(item.kind.value, 0) + item.tokens
+        return spent
+
+    def to_messages(self) -> list[BaseMessage]:
+        """Render the package to chat messages: exactly what the model is sent.
+
+        Returns:
+            A system message with the trusted instructions, a context message
+            with the quoted data items, the recent turns as native messages,
+            and the current request last.
+        """
+        from memorygraph._render import render_messages
+
+        return render_messages(self)
+
+    def to_json(self) -> str:
+        """Return the package as canonical JSON (what the audit log stores)."""
+        return _canonical_json(self.model_dump(mode="json"))
+
+
+class TokenUsage(_Record):
+    """Tokens reported by the model provider, summed over a thread."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    calls: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            calls=self.calls + other.calls,
+        )
+
+
+FactScope = Literal["thread", "user", "tenant"]
+Sensitivity = Literal["none", "personal", "sensitive"]
+FactStatus = Literal["active", "superseded", "rejected"]
+
+
+class Fact(_Record):
+    """A fact extracted from the conversation, with its provenance.
+
+    Attributes:
+        id: Stable id (derived from subject, key and value by extractors).
+        subject: Who or what the fact is about (``user`` by default).
+        key: What is known (``name``, ``likes``, ``decision``, ...).
+        value: The value.
+        trust_level: Who asserted it.
+        source_turn_id: The message id it came from.
+        observed_at: When it was observed.
+        expires_at: When it stops being true, if ever.
+        scope: Who may see it: the thread, the user, or the whole tenant.
+        sensitivity: Personal or sensitive data needs approval to persist.
+        status: Active, superseded by a correction, or rejected by the user.
+        superseded_by: The id of the fact that replaced it.
+    """
+
+    id: str
+    subject: str = "user"
+    key: str
+    value: str
+    trust_level: TrustLevel = TrustLevel.USER_CLAIMED
+    source_turn_id: str | None = None
+    observed_at: datetime = Field(default_factory=_utcnow)
+    expires_at: datetime | None = None
+    scope: FactScope = "thread"
+    sensitivity: Sensitivity = "none"
+    status: FactStatus = "active"
+    superseded_by: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        """Return whether the fact has expired at ``now``."""
+        return self.expires_at is not None and now >= self.expires_at
+
+
+class MemoryCandidate(_Record):
+    """A fact proposed for durable memory, with the boundary checks it went through.
+
+    Attributes:
+        id: Stable id; approvals are keyed by it, which makes writes idempotent.
+        fact: The fact to persist.
+        checks: The memory-boundary checks (relevance, stability, consent,
+            sensitivity, source, expiry, scope) and their outcome.
+        reason: Why a human must approve it, or None when it needs no approval.
+    """
+
+    id: str
+    fact: Fact
+    checks: dict[str, str] = Field(default_factory=dict)
+    reason: str | None = None
+
+
+class SessionSummary(_Record):
+    """A structured summary of the turns folded out of the working window.
+
+    Attributes:
+        user_goal: What the user is trying to achieve.
+        active_task: The task in progress.
+        confirmed_decisions: Decisions the user confirmed.
+        open_questions: Questions still open.
+        rejected_assumptions: Assumptions the user rejected; never confirmed.
+        important_entities: Entity names mapped to their ids.
+        risk_notes: Risks worth keeping in view.
+        last_updated_turn_id: The newest turn the summary covers.
+        covered_turn_ids: Every turn folded into the summary.
+        version: Increases by one on every refresh.
+    """
+
+    user_goal: str | None = None
+    active_task: str | None = None
+    confirmed_decisions: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    rejected_assumptions: list[str] = Field(default_factory=list)
+    important_entities: dict[str, str] = Field(default_factory=dict)
+    risk_notes: list[str] = Field(default_factory=list)
+    last_updated_turn_id: str | None = None
+    covered_turn_ids: list[str] = Field(default_factory=list)
+    version: int = 0
+
+    @model_validator(mode="after")
+    def _check_invariants(self) -> SessionSummary:
+        rejected = {text.casefold() for text in self.rejected_assumptions}
+        clash = [d for d in self.confirmed_decisions if d.casefold() in rejected]
+        if clash:
+            raise ValueError(f"rejected assumptions cannot be confirmed decisions: {clash}")
+        if self.covered_turn_ids and self.last_updated_turn_id != self.covered_turn_ids[-1]:
+            raise ValueError("last_updated_turn_id must be the last covered turn")
+        return self
+
+
+class TaskState(_Record):
+    """The task in progress and where it stands (seed 003, section 7)."""
+
+    task_name: str
+    current_step: str = ""
+    entity_ids: dict[str, str] = Field(default_factory=dict)
+    pending_questions: list[str] = Field(default_factory=list)
+    pending_approvals: list[str] = Field(default_factory=list)
+
+
+class AuditRecord(_Record):
+    """What the audit log keeps for each model call (seed 003, section 26)."""
+
+    package_id: str
+    thread_id: str
+    tenant_id: str
+    user_id: str
+    included_ids: list[str]
+    excluded: list[tuple[str, ExclusionReason]]
+    budget: int
+    total_tokens: int
+    prompt_version: str
+    model: str | None
+    summary_version: int | None = None
+    policy_scope_hash: str
+    created_at: datetime = Field(default_factory=_utcnow)

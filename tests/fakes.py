@@ -1,0 +1,44 @@
+"""Fakes for the parts that would need the internet: a chat model that records its calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+
+class RecordingChatModel(BaseChatModel):
+    """Replies from a script (or an echo), and records every list of messages it is sent."""
+
+    replies: list[AIMessage] = Field(default_factory=list)
+    respond: Callable[[Sequence[BaseMessage]], AIMessage] | None = None
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    model_name: str = "recording-fake"
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.calls.append(list(messages))
+        if self.replies:
+            reply = self.replies.pop(0)
+        elif self.respond is not None:
+            reply = self.respond(messages)
+        else:
+            reply = AIMessage(
+                f"reply {len(self.calls)}",
+                usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12},
+            )
+        return ChatResult(generations=[ChatGeneration(message=reply)])

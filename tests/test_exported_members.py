@@ -1,0 +1,54 @@
+"""The public contract: every name in DESIGN.md is exported, and __all__ is complete and sorted."""
+
+from __future__ import annotations
+
+import inspect
+
+import memorygraph
+import memorygraph.checkpointers
+import memorygraph.nodes
+
+CONTRACT = {
+    "create_memory_graph",
+    "build_memory_graph",
+    "MemoryConfig",
+    "MemoryContext",
+    "MemoryState",
+    "ContextPackage",
+    "ContextItem",
+    "Priority",
+    "Fact",
+    "TrustLevel",
+    "SessionSummary",
+    "TokenCounter",
+    "MemoryGraphError",
+    "ContextBudgetExceeded",
+}
+
+
+def test_contract_names_are_exported() -> None:
+    assert CONTRACT <= set(memorygraph.__all__)
+    assert {"open_checkpointer", "open_store"} <= set(memorygraph.checkpointers.__all__)
+    assert {"extract_facts", "summarize", "pack_context"} <= set(memorygraph.nodes.__all__)
+
+
+def test_all_is_complete_and_sorted() -> None:
+    for module in (memorygraph, memorygraph.nodes, memorygraph.checkpointers):
+        public = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_") and not inspect.ismodule(value)
+        }
+        assert public == set(module.__all__) - {"__version__"}, module.__name__
+        assert list(module.__all__) == sorted(module.__all__), module.__name__
+
+
+def test_errors_derive_from_the_root_and_a_builtin() -> None:
+    from memorygraph import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, memorygraph.MemoryGraphError)
+        if cls is not memorygraph.MemoryGraphError:
+            assert issubclass(cls, ValueError | RuntimeError), name
+        assert not issubclass(cls, KeyboardInterrupt)
