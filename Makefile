@@ -15,12 +15,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks notebooks
+	$(BIN)/ruff check --fix src tests benchmarks notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
