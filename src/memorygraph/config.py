@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -59,6 +59,20 @@ class MemoryConfig(BaseModel):
         output_contract: The output contract, rendered last among instructions.
         stale_after: Age after which facts with that key are labelled stale.
         max_recent_turns: Upper bound on history messages considered for packing.
+        summarize_at_tokens: Fold old turns when the window's tokens exceed this
+            share of the available tokens (token pressure).
+        summarize_at_messages: Fold old turns when the window holds more messages
+            than this (a turn threshold); None turns the trigger off.
+        keep_tokens: After a fold, the newest turns kept in the window take at
+            most this share of the available tokens.
+        keep_messages: After a fold, at least this many newest messages stay.
+        refresh_on: Memory events that refresh the summary at once:
+            ``correction``, ``task_change``, ``approval``.
+        summary_max_items: The most entries each summary list keeps.
+        keep_checkpoints: ``latest`` prunes a thread's older checkpoints after
+            each run, so its stored bytes stay bounded (the transcript archive in
+            the store keeps every turn); ``all`` keeps LangGraph's full history
+            for time travel.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +87,15 @@ class MemoryConfig(BaseModel):
     output_contract: str = DEFAULT_OUTPUT_CONTRACT
     stale_after: dict[str, timedelta] = Field(default_factory=dict)
     max_recent_turns: int = 200
+
+    # --- summaries and bounded growth -------------------------------------------
+    summarize_at_tokens: float = 0.6
+    summarize_at_messages: int | None = 80
+    keep_tokens: float = 0.3
+    keep_messages: int = 4
+    refresh_on: frozenset[str] = frozenset({"correction", "task_change", "approval"})
+    summary_max_items: int = 30
+    keep_checkpoints: Literal["latest", "all"] = "latest"
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -101,6 +124,18 @@ class MemoryConfig(BaseModel):
             raise ValueError(f"shares add up to {sum(self.shares.values()):.2f}, more than 1")
         if self.max_recent_turns < 1:
             raise ValueError("max_recent_turns must be at least 1")
+        if not 0 < self.keep_tokens < self.summarize_at_tokens <= 1:
+            raise ValueError("need 0 < keep_tokens < summarize_at_tokens <= 1")
+        if (
+            self.summarize_at_messages is not None
+            and self.summarize_at_messages <= self.keep_messages
+        ):
+            raise ValueError("summarize_at_messages must be larger than keep_messages")
+        if self.keep_messages < 1 or self.summary_max_items < 1:
+            raise ValueError("keep_messages and summary_max_items must be at least 1")
+        unknown_events = sorted(self.refresh_on - {"correction", "task_change", "approval"})
+        if unknown_events:
+            raise ValueError(f"unknown refresh_on events: {unknown_events}")
         return self
 
     @property

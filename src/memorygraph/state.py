@@ -47,9 +47,10 @@ from memorygraph.records import (
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "MemoryState",
+    "add_events",
     "add_turns",
-    "merge_facts",
     "add_usage",
+    "merge_facts",
     "validate_messages",
 ]
 
@@ -183,6 +184,14 @@ def merge_facts(left: Sequence[Fact] | None, right: Sequence[Fact] | None) -> li
     return list(merged.values())
 
 
+def add_events(left: Sequence[str] | None, right: Sequence[str] | None) -> list[str]:
+    """Collect memory events (``correction``, ``task_change``, ``approval``) until consumed.
+
+    `summarize` consumes them by writing ``Overwrite([])``.
+    """
+    return [*(left or ()), *(right or ())]
+
+
 def add_usage(left: TokenUsage | None, right: TokenUsage | None) -> TokenUsage:
     """Sum token usage over the thread."""
     return (left or TokenUsage()) + (right or TokenUsage())
@@ -200,6 +209,8 @@ class MemoryState(TypedDict):
         context_package: The package packed for the latest model call.
         extracted_through: Id of the last message `extract_facts` has read.
         usage: Token usage reported by the model, summed over the thread.
+        memory_events: Events that trigger a summary refresh (``correction``,
+            ``task_change``, ``approval``), until `summarize` consumes them.
     """
 
     messages: Annotated[list[AnyMessage], add_turns]
@@ -210,3 +221,4 @@ class MemoryState(TypedDict):
     context_package: NotRequired[ContextPackage | None]
     extracted_through: NotRequired[str | None]
     usage: NotRequired[Annotated[TokenUsage, add_usage]]
+    memory_events: NotRequired[Annotated[list[str], add_events]]

@@ -29,8 +29,9 @@ from langgraph.store.base import BaseStore
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
+from memorygraph.store.namespaces import audit_namespace
 
-__all__ = ["audit_namespace", "make_call_model", "record_audit", "strip_reasoning"]
+__all__ = ["make_call_model", "record_audit", "strip_reasoning"]
 
 logger = logging.getLogger("memorygraph.audit")
 
@@ -58,11 +59,6 @@ def strip_reasoning(message: BaseMessage) -> AIMessage:
         id=message.id,
         name=message.name,
     )
-
-
-def audit_namespace(identity: Identity) -> tuple[str, ...]:
-    """The store namespace of a user's audit records."""
-    return ("memorygraph", identity.tenant_id, identity.user_id, "audit")
 
 
 def _model_name(model: BaseChatModel) -> str:
@@ -106,7 +102,8 @@ def record_audit(
     )
     if store is not None:
         key = f"{identity.thread_id}:{package.id}"
-        store.put(audit_namespace(identity), key, record.model_dump(mode="json"), index=False)
+        namespace = audit_namespace(identity.tenant_id, identity.user_id)
+        store.put(namespace, key, record.model_dump(mode="json"), index=False)
     return record
 
 
