@@ -65,7 +65,8 @@ class MemoryConfig(BaseModel):
             than this (a turn threshold); None turns the trigger off.
         keep_tokens: After a fold, the newest turns kept in the window take at
             most this share of the available tokens.
-        keep_messages: After a fold, at least this many newest messages stay.
+        keep_messages: After a fold, at most this many newest messages stay
+            (the current request and the tool calls after it always stay).
         refresh_on: Memory events that refresh the summary at once:
             ``correction``, ``task_change``, ``approval``.
         summary_max_items: The most entries each summary list keeps.
@@ -73,6 +74,18 @@ class MemoryConfig(BaseModel):
             each run, so its stored bytes stay bounded (the transcript archive in
             the store keeps every turn); ``all`` keeps LangGraph's full history
             for time travel.
+        expire_after: How long facts with that key stay true after they were
+            observed (``{"plan": timedelta(days=90)}``), when the turn itself
+            gives no date. Expired facts are never packed.
+        approve_personal: Whether personal data (contact details, family) needs a
+            human's approval before it becomes durable memory. Sensitive and
+            model-inferred facts always do; that is not configurable.
+        durable_facts_limit: The most durable facts (from earlier threads) that
+            one package considers, the most relevant to the request first.
+        durable_scan_limit: The most durable facts read from the store per turn
+            to rank and to match corrections against.
+        reference_window: How many recent messages back-references ("the second
+            one", "remove it") are resolved against.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -90,12 +103,19 @@ class MemoryConfig(BaseModel):
 
     # --- summaries and bounded growth -------------------------------------------
     summarize_at_tokens: float = 0.6
-    summarize_at_messages: int | None = 80
+    summarize_at_messages: int | None = 60
     keep_tokens: float = 0.3
-    keep_messages: int = 4
+    keep_messages: int = 20
     refresh_on: frozenset[str] = frozenset({"correction", "task_change", "approval"})
     summary_max_items: int = 30
     keep_checkpoints: Literal["latest", "all"] = "latest"
+
+    # --- facts and approvals ------------------------------------------------------
+    expire_after: dict[str, timedelta] = Field(default_factory=dict)
+    approve_personal: bool = True
+    durable_facts_limit: int = 8
+    durable_scan_limit: int = 500
+    reference_window: int = 12
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -136,6 +156,22 @@ class MemoryConfig(BaseModel):
         unknown_events = sorted(self.refresh_on - {"correction", "task_change", "approval"})
         if unknown_events:
             raise ValueError(f"unknown refresh_on events: {unknown_events}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_facts(self) -> Self:
+        short = sorted(key for key, ttl in self.expire_after.items() if ttl <= timedelta(0))
+        if short:
+            raise ValueError(f"expire_after must be positive; not so for {short}")
+        if self.durable_facts_limit < 0:
+            raise ValueError(f"durable_facts_limit must be >= 0, got {self.durable_facts_limit}")
+        if self.durable_scan_limit < max(1, self.durable_facts_limit):
+            raise ValueError(
+                f"durable_scan_limit ({self.durable_scan_limit}) must be at least 1 and at "
+                f"least durable_facts_limit ({self.durable_facts_limit})"
+            )
+        if self.reference_window < 2:
+            raise ValueError(f"reference_window must be at least 2, got {self.reference_window}")
         return self
 
     @property

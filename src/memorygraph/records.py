@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RENDER_ORDER",
+    "ArchivedTurn",
     "AuditRecord",
     "ContextItem",
     "ContextPackage",
@@ -38,6 +39,7 @@ __all__ = [
     "ItemKind",
     "MemoryCandidate",
     "Priority",
+    "ResolvedReference",
     "SessionSummary",
     "Sensitivity",
     "TaskState",
@@ -319,8 +321,14 @@ class SessionSummary(_Record):
         important_entities: Entity names mapped to their ids.
         risk_notes: Risks worth keeping in view.
         last_updated_turn_id: The newest turn the summary covers.
-        covered_turn_ids: Every turn folded into the summary.
+        covered_turn_ids: The turns folded in by the latest refresh, oldest
+            first. Every turn folded by any refresh is in the transcript
+            archive with the version that folded it, so the summary itself stays
+            a fixed size however long the thread runs.
+        covered_turns: How many turns all refreshes have folded in.
         version: Increases by one on every refresh.
+        trigger: Why the latest refresh ran (``token_pressure``,
+            ``turn_threshold``, ``correction``, ``task_change``, ``approval``).
     """
 
     user_goal: str | None = None
@@ -332,7 +340,9 @@ class SessionSummary(_Record):
     risk_notes: list[str] = Field(default_factory=list)
     last_updated_turn_id: str | None = None
     covered_turn_ids: list[str] = Field(default_factory=list)
+    covered_turns: int = 0
     version: int = 0
+    trigger: str | None = None
 
     @model_validator(mode="after")
     def _check_invariants(self) -> SessionSummary:
@@ -342,6 +352,10 @@ class SessionSummary(_Record):
             raise ValueError(f"rejected assumptions cannot be confirmed decisions: {clash}")
         if self.covered_turn_ids and self.last_updated_turn_id != self.covered_turn_ids[-1]:
             raise ValueError("last_updated_turn_id must be the last covered turn")
+        if len(set(self.covered_turn_ids)) != len(self.covered_turn_ids):
+            raise ValueError("covered_turn_ids must not repeat a turn")
+        if self.covered_turns < len(self.covered_turn_ids):
+            raise ValueError("covered_turns counts every folded turn, so it cannot be smaller")
         return self
 
 
@@ -353,6 +367,30 @@ class TaskState(_Record):
     entity_ids: dict[str, str] = Field(default_factory=dict)
     pending_questions: list[str] = Field(default_factory=list)
     pending_approvals: list[str] = Field(default_factory=list)
+
+
+class ResolvedReference(_Record):
+    """What a phrase such as "the second one" or "remove it" points to (seed 003, section 19).
+
+    Attributes:
+        phrase: The words in the request that refer back.
+        entity_type: What kind of thing it points to (``list_item``, ``entity``,
+            ``request``, ``tool_call``, ``decision``).
+        entity_id: The resolved entity, or None when it could not be resolved.
+        confidence: How sure the resolver is, from 0 to 1.
+        requires_clarification: True when several candidates fit, or none does:
+            the model must ask which one is meant instead of guessing.
+        reason: How it was resolved, or why it could not be.
+        candidates: The candidates that fit, when there are several.
+    """
+
+    phrase: str
+    entity_type: str
+    entity_id: str | None = None
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    requires_clarification: bool = False
+    reason: str = ""
+    candidates: list[str] = Field(default_factory=list)
 
 
 class AuditRecord(_Record):
@@ -371,3 +409,30 @@ class AuditRecord(_Record):
     summary_version: int | None = None
     policy_scope_hash: str
     created_at: datetime = Field(default_factory=_utcnow)
+
+
+class ArchivedTurn(_Record):
+    """One turn in a thread's append-only transcript archive.
+
+    Attributes:
+        id: The message id.
+        seq: Position in the thread, counting from 0; the archive's order.
+        role: ``human``, ``ai``, ``tool`` or ``system``.
+        speaker: The message's ``name``, when it has one.
+        content: The message text.
+        created_at: When it was said (``additional_kwargs["created_at"]``), else
+            when it was archived.
+        tool_calls: An AI turn's tool calls, as LangChain dicts.
+        tool_call_id: A tool result's call id.
+        summary_version: The summary version whose refresh folded it.
+    """
+
+    id: str
+    seq: int = Field(ge=0)
+    role: str
+    speaker: str | None = None
+    content: str
+    created_at: str
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    summary_version: int

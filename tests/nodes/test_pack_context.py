@@ -166,7 +166,11 @@ def test_summary_references_last_covered_turn() -> None:
     with pytest.raises(ValueError, match="last_updated_turn_id"):
         SessionSummary(covered_turn_ids=["h1", "a1"], last_updated_turn_id="h1")
     summary = SessionSummary(
-        user_goal="plan a trip", covered_turn_ids=["h1", "a1"], last_updated_turn_id="a1", version=1
+        user_goal="plan a trip",
+        covered_turn_ids=["h1", "a1"],
+        last_updated_turn_id="a1",
+        version=1,
+        covered_turns=2,
     )
     package = pack({"messages": [HumanMessage("next?", id="r")], "summary": summary})
     assert "summary-v1" in package.included_ids
@@ -214,7 +218,9 @@ def test_render_order_follows_section_20() -> None:
     state = {
         "messages": [*conversation(2), HumanMessage("and now?", id="r")],
         "facts": [Fact(id="f1", key="name", value="Ana", observed_at=NOW)],
-        "summary": SessionSummary(user_goal="g", covered_turn_ids=["x"], last_updated_turn_id="x"),
+        "summary": SessionSummary(
+            user_goal="g", covered_turn_ids=["x"], covered_turns=1, last_updated_turn_id="x"
+        ),
         "task": TaskState(task_name="triage", current_step="collect"),
     }
     tool = ContextItem(

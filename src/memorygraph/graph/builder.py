@@ -34,7 +34,7 @@ from memorygraph.nodes.approve import approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
 from memorygraph.nodes.extract_facts import extract_facts
 from memorygraph.nodes.pack_context import build_package, make_pack_context
-from memorygraph.nodes.summarize import summarize
+from memorygraph.nodes.summarize import make_summarize
 from memorygraph.state import MemoryState, validate_messages
 
 __all__ = ["MemoryGraph", "build_memory_graph", "create_memory_graph"]
@@ -59,7 +59,7 @@ def build_memory_graph(
     # LangGraph's overloads cannot express; the graph's own schema is MemoryState.
     builder.add_node("extract_facts", cast(Any, extract_facts))
     builder.add_node("approve", cast(Any, approve))
-    builder.add_node("summarize", cast(Any, summarize))
+    builder.add_node("summarize", cast(Any, make_summarize(memory_config)))
     builder.add_node("pack_context", cast(Any, make_pack_context(memory_config)))
     builder.add_edge(START, "extract_facts")
     builder.add_conditional_edges("extract_facts", needs_approval, ["approve", "summarize"])
@@ -84,6 +84,12 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
 
     memory_config: MemoryConfig
 
+    def copy(self, update: dict[str, Any] | None = None) -> MemoryGraph:
+        """Copy the graph (``with_config``, and the API server attaching its savers)."""
+        copied = super().copy(update)
+        copied.memory_config = self.memory_config
+        return copied
+
     def _preflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
         identity = resolve_identity(context, config)
         if isinstance(input, Command) or not isinstance(input, Mapping):
@@ -101,17 +107,33 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
-        """Check the input (see the class docstring), then stream as LangGraph does."""
+        """Check the input (see the class docstring), then stream as LangGraph does.
+
+        When the run ends, also in an interrupt, and ``keep_checkpoints`` is
+        ``"latest"``, the thread keeps only its latest checkpoint
+        (`memorygraph.checkpointers.prune_thread`). A run that raises, or whose
+        stream is closed early, prunes nothing.
+        """
+        from memorygraph.checkpointers._prune import prune_target
+
         self._preflight(input, config, kwargs.get("context"))
+        target = prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
         yield from super().stream(input, config, **kwargs)
+        if target is not None:
+            target.prune()
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         """Async twin of `stream`."""
+        from memorygraph.checkpointers._prune import prune_target
+
         self._preflight(input, config, kwargs.get("context"))
+        target = prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
         async for chunk in super().astream(input, config, **kwargs):
             yield chunk
+        if target is not None:
+            await target.aprune()
 
 
 def create_memory_graph(

@@ -13,17 +13,25 @@ from memorygraph.nodes.pack_context import (
     make_pack_context,
     pack_context,
 )
-from memorygraph.nodes.summarize import summarize
+from memorygraph.nodes.summarize import (
+    asummarize_messages,
+    make_summarize,
+    summarize,
+    summarize_messages,
+)
 
 __all__ = [
     "abuild_package",
     "approve",
+    "asummarize_messages",
     "build_package",
     "extract_facts",
     "make_call_model",
     "make_pack_context",
+    "make_summarize",
     "needs_approval",
     "pack_context",
     "strip_reasoning",
     "summarize",
+    "summarize_messages",
 ]

@@ -25,14 +25,12 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import (
-    AIMessage,
     BaseMessage,
     HumanMessage,
     RemoveMessage,
@@ -44,6 +42,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memorygraph._render import CONTEXT_HEADER
+from memorygraph._turns import message_id, message_text, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import ContextBudgetExceeded
@@ -86,23 +85,12 @@ _TRUST_BY_TYPE = {
 # --------------------------------------------------------------------------- collect
 
 
-def _message_text(message: BaseMessage) -> str:
-    return message.text if isinstance(message.text, str) else str(message.content)
-
-
-def _message_id(message: BaseMessage) -> str:
-    if message.id:
-        return message.id
-    body = f"{message.type}\x1f{message.content!r}".encode()
-    return "msg-" + hashlib.sha256(body).hexdigest()[:16]
-
-
 def _as_turn(message: BaseMessage) -> BaseMessage:
     # A system message inside the history may have come from any caller of the
     # graph, so it is demoted to a user turn: only configuration writes system text.
     if isinstance(message, SystemMessage):
         return HumanMessage(
-            f"[system message in thread history]\n{_message_text(message)}",
+            f"[system message in thread history]\n{message_text(message)}",
             id=message.id,
         )
     return message
@@ -126,7 +114,7 @@ def _turn_item(
     counter: TokenCounter,
 ) -> ContextItem:
     turn = _as_turn(message)
-    message_id = _message_id(message)
+    turn_id = message_id(message)
     metadata: dict[str, Any] = {"role": message.type}
     created = message.additional_kwargs.get("created_at")
     if created:
@@ -134,12 +122,12 @@ def _turn_item(
     if message.name:
         metadata["speaker"] = message.name
     return ContextItem(
-        id=message_id,
+        id=turn_id,
         kind=kind,
-        content=_message_text(turn),
+        content=message_text(turn),
         priority=priority,
         tokens=counter.count_message(turn),
-        source=f"turn:{message_id}",
+        source=f"turn:{turn_id}",
         trust_level=_TRUST_BY_TYPE.get(message.type),
         metadata=metadata,
         group=group,
@@ -148,26 +136,10 @@ def _turn_item(
     )
 
 
-def _turn_units(messages: Sequence[BaseMessage]) -> list[tuple[str | None, list[BaseMessage]]]:
-    """Group messages so an AI tool call and all its results form one unit."""
-    units: list[tuple[str | None, list[BaseMessage]]] = []
-    open_calls: dict[str, int] = {}
-    for message in messages:
-        if isinstance(message, ToolMessage) and message.tool_call_id in open_calls:
-            units[open_calls[message.tool_call_id]][1].append(message)
-            continue
-        if isinstance(message, AIMessage) and message.tool_calls:
-            units.append((f"calls:{_message_id(message)}", [message]))
-            open_calls = {call["id"]: len(units) - 1 for call in message.tool_calls if call["id"]}
-            continue
-        units.append((None, [message]))
-    return units
-
-
 def _turn_items(
     messages: Sequence[BaseMessage], *, kind: ItemKind, priority: Priority, counter: TokenCounter
 ) -> list[ContextItem]:
-    units = _turn_units(messages)
+    units = turn_units(messages)
     items: list[ContextItem] = []
     for rank, (group, members) in enumerate(reversed(units)):
         items.extend(

@@ -1,24 +1,273 @@
-"""`summarize`: fold old turns into a structured `SessionSummary`.
+"""`summarize`: fold the oldest turns into a structured `SessionSummary`.
 
-The summarizers arrive with the summaries issue; until then the node is wired
-into the graph and changes nothing.
+The core is pure: `plan_fold` decides whether a trigger fires and which turns
+leave the window (never splitting an AI tool call from its results, never the
+current request); `summarize_messages` folds them into the summary. The node
+archives the folded turns in the store, then removes them from ``messages``
+with `RemoveMessage`, so the working window, and each checkpoint, stays bounded.
+
+Example:
+    >>> from langchain_core.messages import AIMessage, HumanMessage
+    >>> from memorygraph import MemoryConfig, TokenCounter
+    >>> config = MemoryConfig(summarize_at_messages=6, keep_messages=2)
+    >>> turns = []
+    >>> for i in range(4):
+    ...     turns += [HumanMessage(f"We decided on option {i}.", id=f"h{i}"),
+    ...               AIMessage("ok", id=f"a{i}")]
+    >>> update = summarize_messages(turns, previous=None, config=config, counter=TokenCounter())
+    >>> update.trigger, [m.id for m in update.folded]
+    ('turn_threshold', ['h0', 'a0', 'h1', 'a1', 'h2', 'a2'])
+    >>> update.summary.covered_turns, update.summary.last_updated_turn_id
+    (6, 'a2')
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["summarize"]
+from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from memorygraph._turns import message_id, turn_units
+from memorygraph.config import MemoryConfig
+from memorygraph.context import MemoryContext, resolve_identity
+from memorygraph.records import SessionSummary
+from memorygraph.store.archive import archive_turns
+from memorygraph.summarizers.base import Summarizer
+from memorygraph.summarizers.extractive import ExtractiveSummarizer
+from memorygraph.tokens import TokenCounter
+
+__all__ = [
+    "FoldPlan",
+    "SummaryUpdate",
+    "asummarize_messages",
+    "make_summarize",
+    "plan_fold",
+    "summarize",
+    "summarize_messages",
+]
+
+logger = logging.getLogger(__name__)
+
+_EVENT_ORDER = ("correction", "task_change", "approval")
 
 
-def summarize(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Node: refresh the summary when a trigger fires (no summarizer is configured yet).
+@dataclass(frozen=True)
+class FoldPlan:
+    """Which turns leave the window, and why."""
+
+    fold: list[BaseMessage] = field(default_factory=list)
+    trigger: str | None = None
+
+
+@dataclass(frozen=True)
+class SummaryUpdate:
+    """The outcome of a refresh: the new summary and the turns it folded."""
+
+    summary: SessionSummary | None
+    folded: list[BaseMessage] = field(default_factory=list)
+    trigger: str | None = None
+
+
+def _trigger(
+    window: Sequence[BaseMessage],
+    *,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    events: Sequence[str],
+) -> str | None:
+    if counter.count_messages(window) > config.summarize_at_tokens * config.available_tokens:
+        return "token_pressure"
+    if config.summarize_at_messages is not None and len(window) > config.summarize_at_messages:
+        return "turn_threshold"
+    for event in _EVENT_ORDER:
+        if event in events and event in config.refresh_on:
+            return event
+    return None
+
+
+def plan_fold(
+    messages: Sequence[BaseMessage],
+    *,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    events: Sequence[str] = (),
+) -> FoldPlan:
+    """Decide whether to fold, and which of the oldest turns to fold.
+
+    The newest turns stay, up to ``keep_messages`` messages and ``keep_tokens``
+    of the available tokens, whichever comes first. The current request (the
+    last human message) and everything after it always stay. An AI tool call and
+    all of its results leave or stay together.
 
     Args:
-        state: Any state with ``messages``.
+        messages: The working window.
+        config: Triggers and the keep targets.
+        counter: Token counter (cached per message).
+        events: Memory events since the last refresh.
 
     Returns:
-        The keys it changed: none yet.
+        The turns to fold (oldest first, possibly none) and the trigger.
     """
-    return {}
+    window = [m for m in messages if not isinstance(m, RemoveMessage)]
+    trigger = _trigger(window, config=config, counter=counter, events=events)
+    if trigger is None:
+        return FoldPlan()
+    request = max((i for i, m in enumerate(window) if isinstance(m, HumanMessage)), default=0)
+    kept_tokens = sum(counter.count_message(m) for m in window[request:])
+    kept_count = len(window) - request
+    budget = config.keep_tokens * config.available_tokens
+    units = turn_units(window[:request])
+    cut = len(units)
+    while cut > 0:
+        unit_tokens = sum(counter.count_message(m) for m in units[cut - 1][1])
+        if kept_count >= config.keep_messages or kept_tokens + unit_tokens > budget:
+            break
+        kept_tokens += unit_tokens
+        kept_count += len(units[cut - 1][1])
+        cut -= 1
+    return FoldPlan([m for _, members in units[:cut] for m in members], trigger)
+
+
+def _stamp(
+    content: SessionSummary,
+    previous: SessionSummary | None,
+    folded: Sequence[BaseMessage],
+    trigger: str | None,
+) -> SessionSummary:
+    before = previous or SessionSummary()
+    ids = [message_id(m) for m in folded]
+    data = content.model_dump(
+        exclude={"covered_turn_ids", "last_updated_turn_id", "covered_turns", "version", "trigger"}
+    )
+    return SessionSummary(
+        **data,
+        covered_turn_ids=ids,
+        last_updated_turn_id=ids[-1],
+        covered_turns=before.covered_turns + len(ids),
+        version=before.version + 1,
+        trigger=trigger,
+    )
+
+
+def summarize_messages(
+    messages: Sequence[BaseMessage],
+    *,
+    previous: SessionSummary | None,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    summarizer: Summarizer | None = None,
+    events: Sequence[str] = (),
+) -> SummaryUpdate:
+    """Fold the oldest turns into the summary when a trigger fires.
+
+    Args:
+        messages: The working window.
+        previous: The summary so far.
+        config: Triggers, keep targets and list sizes.
+        counter: Token counter.
+        summarizer: Defaults to the offline `ExtractiveSummarizer`.
+        events: Memory events since the last refresh.
+
+    Returns:
+        The new summary (None when nothing was folded) and the folded turns.
+    """
+    plan = plan_fold(messages, config=config, counter=counter, events=events)
+    if not plan.fold:
+        return SummaryUpdate(None, [], plan.trigger)
+    content = (summarizer or ExtractiveSummarizer()).summarize(
+        previous, plan.fold, max_items=config.summary_max_items
+    )
+    return SummaryUpdate(
+        _stamp(content, previous, plan.fold, plan.trigger), plan.fold, plan.trigger
+    )
+
+
+async def asummarize_messages(
+    messages: Sequence[BaseMessage],
+    *,
+    previous: SessionSummary | None,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    summarizer: Summarizer | None = None,
+    events: Sequence[str] = (),
+) -> SummaryUpdate:
+    """Async twin of `summarize_messages`."""
+    plan = plan_fold(messages, config=config, counter=counter, events=events)
+    if not plan.fold:
+        return SummaryUpdate(None, [], plan.trigger)
+    content = await (summarizer or ExtractiveSummarizer()).asummarize(
+        previous, plan.fold, max_items=config.summary_max_items
+    )
+    return SummaryUpdate(
+        _stamp(content, previous, plan.fold, plan.trigger), plan.fold, plan.trigger
+    )
+
+
+SummarizeNode = Callable[
+    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
+]
+
+
+def make_summarize(
+    config: MemoryConfig | None = None,
+    *,
+    summarizer: Summarizer | None = None,
+    counter: TokenCounter | None = None,
+) -> SummarizeNode:
+    """Make a ``summarize`` node.
+
+    Args:
+        config: Triggers and keep targets (defaults to ``MemoryConfig()``).
+        summarizer: ``ExtractiveSummarizer()`` (offline, the default) or
+            ``LLMSummarizer(model)``.
+        counter: Token counter to share with other nodes.
+
+    Returns:
+        A node that folds old turns into ``summary``, archives them in the store
+        and removes them from ``messages``. Without a store it folds nothing:
+        turns are never dropped without being archived.
+    """
+    memory_config = config or MemoryConfig()
+    engine = summarizer or ExtractiveSummarizer()
+
+    def summarize(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        events = list(state.get("memory_events") or ())
+        consumed: dict[str, Any] = {"memory_events": Overwrite([])} if events else {}
+        if runtime.store is None:
+            logger.warning("summarize needs a store to archive old turns; nothing was folded")
+            return consumed
+        previous = state.get("summary")
+        update = summarize_messages(
+            state.get("messages") or [],
+            previous=previous,
+            config=memory_config,
+            counter=counter or TokenCounter(memory_config.encoding),
+            summarizer=engine,
+            events=events,
+        )
+        if update.summary is None:
+            return consumed
+        identity = resolve_identity(runtime.context, config)
+        archive_turns(
+            runtime.store,
+            (identity.tenant_id, identity.user_id, identity.thread_id),
+            update.folded,
+            start_seq=previous.covered_turns if previous is not None else 0,
+            summary_version=update.summary.version,
+        )
+        removals = [RemoveMessage(id=message_id(m)) for m in update.folded]
+        return {**consumed, "summary": update.summary, "messages": removals}
+
+    return summarize
+
+
+summarize = make_summarize()
+"""The ``summarize`` node with the default `MemoryConfig` and the extractive summarizer."""

@@ -1,0 +1,50 @@
+"""Helpers over chat turns shared by the packer and the summarizer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+__all__ = ["message_id", "message_text", "turn_units"]
+
+
+def message_text(message: BaseMessage) -> str:
+    """The message's text (text parts joined), or its content as a string."""
+    return message.text if isinstance(message.text, str) else str(message.content)
+
+
+def message_id(message: BaseMessage) -> str:
+    """The message's id, or a stable one derived from its content."""
+    if message.id:
+        return message.id
+    body = f"{message.type}\x1f{message.content!r}".encode()
+    return "msg-" + hashlib.sha256(body).hexdigest()[:16]
+
+
+def turn_units(messages: Sequence[BaseMessage]) -> list[tuple[str | None, list[BaseMessage]]]:
+    """Group messages so an AI tool call and all its results form one unit.
+
+    Returns:
+        ``(group, members)`` pairs in order; ``group`` is None for a lone message.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> call = AIMessage("", id="a", tool_calls=[{"name": "f", "args": {}, "id": "c"}])
+        >>> [(g, [m.id for m in ms]) for g, ms in turn_units(
+        ...     [HumanMessage("q", id="h"), call, ToolMessage("r", tool_call_id="c", id="t")])]
+        [(None, ['h']), ('calls:a', ['a', 't'])]
+    """
+    units: list[tuple[str | None, list[BaseMessage]]] = []
+    open_calls: dict[str, int] = {}
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.tool_call_id in open_calls:
+            units[open_calls[message.tool_call_id]][1].append(message)
+            continue
+        if isinstance(message, AIMessage) and message.tool_calls:
+            units.append((f"calls:{message_id(message)}", [message]))
+            open_calls = {call["id"]: len(units) - 1 for call in message.tool_calls if call["id"]}
+            continue
+        units.append((None, [message]))
+    return units
