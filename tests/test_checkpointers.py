@@ -618,3 +618,25 @@ def test_a_thread_resumes_in_a_new_process(
         run_turns(graph, thread_id, "again")
         assert_two_turns(graph.get_state(config(thread_id)).values)
     assert_no_serde_complaints(warnings_log, serde_events)
+
+
+def test_graph_on_a_users_default_saver_loads_records_without_complaint(
+    warnings_log: pytest.LogCaptureFixture, serde_events: list[SerdeEvent]
+) -> None:
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from memorygraph import MemoryContext, create_memory_graph
+
+    saver = InMemorySaver()  # LangGraph's permissive default serializer
+    graph = create_memory_graph(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "users-own-saver"}}
+    for text in ("hi", "again"):
+        graph.invoke(
+            {"messages": [HumanMessage(text)]},
+            cfg,
+            context=MemoryContext(tenant_id="acme", user_id="ana"),
+        )
+    assert graph.get_state(cfg).values["context_package"].to_messages()[-1].content == "again"
+    assert_no_serde_complaints(warnings_log, serde_events)
+    assert saver.serde is not graph.checkpointer.serde  # the user's saver is left as it was

@@ -10,12 +10,14 @@ warns about nothing it was told to expect.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.base import maybe_add_typed_methods
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
 
@@ -80,10 +82,12 @@ def register_types(checkpointer: SaverT, *, extra_types: Iterable[type] = ()) ->
     original's connection, and its serializer's allowlist gains the record
     types (and ``extra_types``).
 
-    A saver built with LangGraph's default, permissive serializer cannot be
-    narrowed: `with_allowlist` returns it unchanged, so it still loads
-    everything and keeps warning about unregistered types. To silence those
-    warnings, build the saver with ``serde=memorygraph_serializer()`` instead.
+    A saver built with LangGraph's default, permissive serializer (which loads
+    any class and logs a warning for each unregistered one) cannot be narrowed
+    by `with_allowlist`; its copy gets `memorygraph_serializer` instead. The
+    original saver is left as it was. The copy rebuilds only the records, the
+    ``extra_types`` and LangGraph's safe types, which is all that
+    `create_memory_graph`'s state holds.
 
     Args:
         checkpointer: A saver whose serializer has an explicit allowlist.
@@ -100,7 +104,18 @@ def register_types(checkpointer: SaverT, *, extra_types: Iterable[type] = ()) ->
         >>> register_types(strict) is strict
         False
         >>> permissive = InMemorySaver()
-        >>> register_types(permissive) is permissive
-        True
+        >>> registered = register_types(permissive)
+        >>> registered.storage is permissive.storage, registered.serde is permissive.serde
+        (True, False)
     """
+    serde = checkpointer.serde
+    if isinstance(serde, JsonPlusSerializer) and _is_permissive(serde):
+        clone = copy.copy(checkpointer)
+        clone.serde = maybe_add_typed_methods(memorygraph_serializer(extra_types=extra_types))
+        return clone
     return cast(SaverT, checkpointer.with_allowlist(_allowlist(extra_types)))
+
+
+def _is_permissive(serde: JsonPlusSerializer) -> bool:
+    # LangGraph keeps the allowlist private; True means "load anything, warn".
+    return getattr(serde, "_allowed_msgpack_modules", None) is True and not serde.pickle_fallback
