@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install format lint typecheck test bench notebooks demo clean
+.PHONY: install format lint typecheck test bench notebooks demo studio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,14 +28,25 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,bench]"
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_tokens.py
+	$(BIN)/python benchmarks/bench_growth.py
 
 notebooks: $(STAMP)
 	$(BIN)/pytest tests/test_notebooks.py
 
 demo: $(STAMP)
 	$(BIN)/memorygraph demo --db memorygraph-demo.db
+
+# The LangGraph API server for Studio (README: "LangGraph Studio and the API server").
+STUDIO_PORT ?= 2024
+studio: $(STAMP)
+	$(BIN)/langgraph dev --no-browser --port $(STUDIO_PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache memorygraph-demo.db*

@@ -8,6 +8,8 @@
   ``postgres``. PostgreSQL is a real server: `postgres_url` creates a fresh
   database on it for the session. Without a server the postgres cases skip,
   except in CI (env ``CI`` set), where they fail.
+- `openai_server` is an OpenAI-compatible chat-completions server on loopback
+  with scripted replies and recorded requests (`tests/openai_server.py`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import secrets
 import socket
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.openai_server import OpenAIServer
 
 POSTGRES_URL_ENV = "MEMORYGRAPH_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -191,3 +196,25 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/cp.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(scope="session")
+def _openai_server_running() -> Iterator[OpenAIServer]:
+    # Imported here: starlette and uvicorn load only in sessions that use the server.
+    from tests.openai_server import OpenAIServer, serve
+
+    with serve(OpenAIServer()) as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server(_openai_server_running: OpenAIServer) -> OpenAIServer:
+    """An OpenAI-compatible chat-completions server on loopback (`tests.openai_server`).
+
+    Script replies with ``.reply(...)``, ``.respond(fn)`` and ``.fail(status)``;
+    ``.requests`` holds every request body received; ``.base_url`` goes to
+    ``ChatOpenAI(base_url=..., api_key="test")``. The script and the recorded
+    requests are fresh for each test.
+    """
+    _openai_server_running.reset()
+    return _openai_server_running

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from memorygraph.cli import EXIT_ERROR, EXIT_NO_THREAD, EXIT_OK, EXIT_USAGE
+from memorygraph.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_NO_THREAD,
+    EXIT_OK,
+    EXIT_USAGE,
+    main,
+)
 
 
 def run(
@@ -54,6 +63,7 @@ def test_demo_runs_two_sessions_in_two_processes(
     assert out.count("context package for this turn") == 7
     assert "/700 tokens" in out
     assert "start in Osaka" in out
+    assert "approval needed" in out and "resuming with Command(resume={'approve'" in out
     assert db.exists()
 
 
@@ -96,3 +106,141 @@ def test_errors_and_usage(tmp_path: Path) -> None:
     for command in ("demo", "chat", "inspect", "threads", "forget"):
         helped = run(command, "--help")
         assert helped.returncode == EXIT_OK and "--db" in helped.stdout
+
+
+def write_jsonl(path: Path, records: list[object]) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def chat_lines(turns: int) -> list[object]:
+    lines: list[object] = []
+    for turn in range(turns):
+        stamp = f"2025-03-01T10:{turn // 60:02d}:{turn % 60:02d}Z"
+        lines.append(
+            {
+                "role": "user",
+                "content": f"Question {turn}: what about topic {turn}?",
+                "name": "ana",
+                "created_at": stamp,
+            }
+        )
+        lines.append({"role": "assistant", "content": f"Answer {turn}.", "created_at": stamp})
+    return lines
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str]]:
+    """Run the command in this process (a process costs seconds of imports): (code, stdout)."""
+    monkeypatch.setenv("COLUMNS", "160")
+    for name in ("OPENAI_API_KEY", "MEMORYGRAPH_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse: --help and usage errors
+            code = int(exit.code or 0)
+        return code, capsys.readouterr().out
+
+    return invoke
+
+
+def test_ingest_then_export(tmp_path: Path, cli: Callable[..., tuple[int, str]]) -> None:
+    db = tmp_path / "chat.db"
+    transcript = write_jsonl(tmp_path / "chat.jsonl", chat_lines(40))
+    ingested = run("ingest", str(transcript), "--thread", "imported", "--db", str(db))
+    assert ingested.returncode == EXIT_OK, ingested.stdout + ingested.stderr
+    assert "ingested 80 message(s) in 4 run(s)" in " ".join(ingested.stdout.split())
+
+    out = tmp_path / "export.json"
+    code, said = cli("export", "--thread", "imported", "--db", str(db), "--out", str(out))
+    assert code == EXIT_OK and f"wrote thread imported to {out}" in " ".join(said.split())
+    document = json.loads(out.read_text())
+    assert set(document) >= {"messages", "archive", "summary", "facts", "context_package"}
+    # Folded turns are in the archive, the rest in the window: together, the whole chat.
+    contents = [t["content"] for t in document["archive"]] + [
+        m["content"] for m in document["messages"]
+    ]
+    assert contents == [line["content"] for line in chat_lines(40)]  # type: ignore[index]
+    assert len(document["messages"]) < 80 and document["summary"] is not None
+    first = (document["archive"] or document["messages"])[0]
+    assert first.get("speaker", first.get("name")) == "ana"
+    assert first["created_at"] == "2025-03-01T10:00:00Z"
+    last = document["messages"][-1]
+    assert (last["role"], last["content"]) == ("ai", "Answer 39.")
+    assert last["created_at"] == "2025-03-01T10:00:39Z"
+    package = document["context_package"]
+    assert package["thread_id"] == "imported" and package["total_tokens"] > 0
+
+    # Without --out the JSON goes to standard output, and nothing else does.
+    code, text = cli("export", "--thread", "imported", "--db", str(db))
+    assert code == EXIT_OK and json.loads(text) == document
+
+    code, shown = cli("inspect", "--thread", "imported", "--db", str(db))
+    assert code == EXIT_OK
+    assert "recent_turn" in shown and "included" in shown
+    assert "/4000 tokens" in shown and "reserve 500" in shown
+
+
+def test_ingest_refuses_bad_lines_and_writes_nothing(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    db = str(tmp_path / "chat.db")
+    lines = chat_lines(3)
+    lines[1] = "{not json"
+    lines[3] = {"role": "robot", "content": "beep"}
+    lines.append({"role": "user", "content": "hi", "created_at": "yesterday"})
+    lines.append({"role": "user", "content": 42})
+    transcript = str(write_jsonl(tmp_path / "bad.jsonl", lines))
+    code, out = cli("ingest", transcript, "--thread", "t", "--db", db)
+    assert code == EXIT_BAD_INPUT
+    out = " ".join(out.split())
+    for number, reason in ((2, "not JSON"), (4, "role must be"), (7, "created_at"), (8, "content")):
+        assert f"bad.jsonl:{number}:" in out and reason in out, (number, out)
+    assert "4 bad line(s); nothing was written" in out
+    assert cli("export", "--thread", "t", "--db", db)[0] == EXIT_NO_THREAD
+
+    code, out = cli("ingest", transcript, "--thread", "t", "--db", db, "--skip-bad")
+    assert code == EXIT_OK, out
+    assert "skipped 4 bad line(s)" in " ".join(out.split())
+    document = json.loads(cli("export", "--thread", "t", "--db", db)[1])
+    assert [m["content"] for m in document["messages"]] == [
+        "Question 0: what about topic 0?",
+        "Question 1: what about topic 1?",
+        "Question 2: what about topic 2?",
+        "Answer 2.",
+    ]
+
+
+def test_ingest_checks_the_whole_file_before_writing(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    db = str(tmp_path / "chat.db")
+    # Every line parses, but the last request cannot fit the budget: refused up front.
+    lines = [*chat_lines(2), {"role": "user", "content": "word " * 5000}]
+    transcript = str(write_jsonl(tmp_path / "big.jsonl", lines))
+    code, out = cli("ingest", transcript, "--thread", "t", "--db", db, "--batch", "1")
+    assert code == EXIT_ERROR and "error:" in out
+    assert cli("export", "--thread", "t", "--db", db)[0] == EXIT_NO_THREAD
+
+
+def test_ingest_and_export_usage_errors(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    db = str(tmp_path / "x.db")
+    code, out = cli("ingest", str(tmp_path / "nope.jsonl"), "--thread", "t", "--db", db)
+    assert code == EXIT_USAGE and "no such file" in out
+    assert cli("ingest", "--db", db)[0] == EXIT_USAGE
+    assert cli("export", "--db", db)[0] == EXIT_USAGE
+    assert cli("ingest", "x.jsonl", "--thread", "t", "--batch", "0")[0] == EXIT_USAGE
+    code, helped = cli("--help")
+    assert code == EXIT_OK and "ingest" in helped and "export" in helped
+    assert "4 bad lines" in " ".join(helped.split())
+    for command in ("ingest", "export"):
+        code, text = cli(command, "--help")
+        assert code == EXIT_OK
+        assert "--thread" in text and "exit codes:" in " ".join(text.split())

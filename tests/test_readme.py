@@ -20,3 +20,14 @@ def test_quickstart_runs(
     out = capsys.readouterr().out
     assert "Where do I live?" in out
     assert (tmp_path / "memory.db").exists()
+
+
+def test_every_config_field_is_documented() -> None:
+    from memorygraph import MemoryConfig
+
+    text = README.read_text()
+    section = text.split("## Configuration (`MemoryConfig`)", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    missing = sorted(set(MemoryConfig.model_fields) - documented)
+    assert not missing, f"add these MemoryConfig fields to the README's table: {missing}"

@@ -11,14 +11,25 @@ from memorygraph.errors import (
     BackendError,
     ConfigError,
     ContextBudgetExceeded,
+    CorruptStateError,
     EncodingError,
     IdentityError,
     InvalidMessageError,
     InvalidNamespaceError,
     MemoryGraphError,
+    ReplayError,
     ResumeValueError,
 )
-from memorygraph.graph import MemoryGraph, build_memory_graph, create_memory_graph
+from memorygraph.forget import (
+    ForgetReport,
+    aforget_tenant,
+    aforget_thread,
+    aforget_user,
+    forget_tenant,
+    forget_thread,
+    forget_user,
+)
+from memorygraph.graph import MemoryGraph, add_memory, build_memory_graph, create_memory_graph
 from memorygraph.records import (
     AuditRecord,
     ContextItem,
@@ -28,11 +39,13 @@ from memorygraph.records import (
     ItemKind,
     MemoryCandidate,
     Priority,
+    ResolvedReference,
     SessionSummary,
     TaskState,
     TokenUsage,
     TrustLevel,
 )
+from memorygraph.retention import asweep_expired, sweep_expired
 from memorygraph.state import MemoryState
 from memorygraph.tokens import TokenCounter
 
@@ -45,9 +58,11 @@ __all__ = [
     "ContextBudgetExceeded",
     "ContextItem",
     "ContextPackage",
+    "CorruptStateError",
     "EncodingError",
     "ExcludedItem",
     "Fact",
+    "ForgetReport",
     "IdentityError",
     "InvalidMessageError",
     "InvalidNamespaceError",
@@ -59,6 +74,8 @@ __all__ = [
     "MemoryGraphError",
     "MemoryState",
     "Priority",
+    "ReplayError",
+    "ResolvedReference",
     "ResumeValueError",
     "SessionSummary",
     "TaskState",
@@ -66,6 +83,15 @@ __all__ = [
     "TokenUsage",
     "TrustLevel",
     "__version__",
+    "add_memory",
+    "aforget_tenant",
+    "aforget_thread",
+    "aforget_user",
+    "asweep_expired",
     "build_memory_graph",
     "create_memory_graph",
+    "forget_tenant",
+    "forget_thread",
+    "forget_user",
+    "sweep_expired",
 ]

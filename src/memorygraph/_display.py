@@ -37,11 +37,13 @@ def _short(item_id: str) -> str:
 def package_table(package: ContextPackage, *, title: str | None = None) -> Table:
     """A table of every item: kind, id, tokens, and included or why excluded."""
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    table.add_column("kind")
-    table.add_column("id", no_wrap=True)
-    table.add_column("tokens", justify="right")
+    # In a narrow terminal the content column gives way (rich shrinks only the
+    # columns that may wrap): kind, id, tokens and status stay readable.
+    table.add_column("kind", no_wrap=True)
+    table.add_column("id", no_wrap=True, max_width=16)
+    table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("content", overflow="ellipsis", max_width=60, no_wrap=True)
+    table.add_column("content", overflow="ellipsis", max_width=60)
     for item in package.items:
         colour = _COLOURS.get(item.kind.value, "white")
         table.add_row(

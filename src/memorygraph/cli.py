@@ -1,41 +1,56 @@
-"""The ``memorygraph`` command: demo, chat, inspect, threads, forget.
+"""The ``memorygraph`` command: demo, chat, ingest, inspect, export, threads, forget, replay.
 
 Exit codes scripts can rely on: 0 success, 1 a memorygraph error (the message
-says what to fix), 2 bad usage, 3 the thread does not exist.
+says what to fix), 2 bad usage, 3 the thread does not exist, 4 the input file
+has bad lines (nothing was written).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.types import Command
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from memorygraph._display import budget_bar, package_table
 from memorygraph.checkpointers import delete_thread, list_threads, open_checkpointer, open_store
 from memorygraph.config import MemoryConfig
-from memorygraph.context import MemoryContext
+from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.graph import MemoryGraph, create_memory_graph
+from memorygraph.nodes import build_package
 from memorygraph.records import ContextPackage
+from memorygraph.state import validate_messages
+from memorygraph.store.archive import read_archive
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_THREAD = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_THREAD, EXIT_BAD_INPUT = 0, 1, 2, 3, 4
+EXIT_CODES = (
+    "exit codes: 0 ok, 1 memorygraph error, 2 bad usage, 3 no such thread, "
+    "4 bad lines in the input file (nothing written)"
+)
 
 DEMO_THREAD = "demo"
 DEMO_CONFIG = MemoryConfig(token_budget=700, output_reserve=150)
 DEMO_SESSIONS: dict[int, list[str]] = {
     1: [
-        "Hi! My name is Ana and I live in Lisbon.",
+        "Hi! My name is Ana, I live in Lisbon, and I'm allergic to peanuts.",
         "I'm planning a trip to Japan in April. Let's go with Kyoto first, then Tokyo.",
         "Actually, no: start in Osaka, then Kyoto, then Tokyo.",
         "Here are my notes from the guidebook, keep them in mind: "
@@ -84,12 +99,50 @@ def _show_package(console: Console, package: ContextPackage, title: str) -> None
     console.print(budget_bar(package))
 
 
+def _approve_all(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"approve": [candidate["id"] for candidate in payload["candidates"]]}
+
+
+def _ask_on_stdin(payload: dict[str, Any]) -> dict[str, Any]:
+    answer = sys.stdin.readline().strip().casefold()
+    ids = [candidate["id"] for candidate in payload["candidates"]]
+    return {"approve": ids} if answer in ("y", "yes") else {"reject": ids}
+
+
+def _settle_approvals(
+    console: Console,
+    graph: MemoryGraph,
+    cfg: Any,
+    context: MemoryContext,
+    result: dict[str, Any],
+    decide: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Show each approval interrupt, then resume the run with the decision."""
+    while result.get("__interrupt__"):
+        payload = result["__interrupt__"][0].value
+        lines = [
+            f"{c['id']}  remember {c['key']}: {c['value']!r}?  ({c['reason']})"
+            for c in payload["candidates"]
+        ]
+        # Values are the user's words: shown as text, never as rich markup.
+        console.print(Panel(Text("\n".join(lines)), title="approval needed", border_style="yellow"))
+        decision = decide(payload)
+        console.print(f"resuming with Command(resume={decision})", markup=False)
+        result = graph.invoke(Command(resume=decision), cfg, context=context)
+
+
 def _run_turn(
-    console: Console, graph: MemoryGraph, thread: str, context: MemoryContext, text: str
+    console: Console,
+    graph: MemoryGraph,
+    thread: str,
+    context: MemoryContext,
+    text: str,
+    decide: Callable[[dict[str, Any]], dict[str, Any]] = _approve_all,
 ) -> None:
     cfg: Any = {"configurable": {"thread_id": thread}}
     console.print(Panel(text, title="user", border_style="cyan", expand=False))
-    graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+    result = graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+    _settle_approvals(console, graph, cfg, context, result, decide)
     values = graph.get_state(cfg).values
     _show_package(console, values["context_package"], "context package for this turn")
     reply = values["messages"][-1]
@@ -150,7 +203,10 @@ def cmd_chat(args: argparse.Namespace, console: Console) -> int:
                 if package is not None:
                     _show_package(console, package, "last context package")
                 continue
-            graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+            result = graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+            if result.get("__interrupt__"):
+                console.print("remember this across threads? (y/N)")
+            _settle_approvals(console, graph, cfg, context, result, _ask_on_stdin)
             console.print(
                 f"[green]assistant:[/green] {graph.get_state(cfg).values['messages'][-1].text}"
             )
@@ -179,19 +235,239 @@ def cmd_threads(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
-    """Delete a thread's checkpoints, and reclaim the space on SQLite."""
-    with open_checkpointer(_url(args.db)) as checkpointer:
+    """Forget a thread, a user or a tenant: checkpoints, facts, archive, audit; vacuums SQLite."""
+    from memorygraph.forget import forget_tenant, forget_thread, forget_user
+
+    url = _url(args.db)
+    with open_checkpointer(url) as checkpointer, open_store(url) as store:
+        if args.thread is not None:
+            if args.thread not in list_threads(checkpointer):
+                console.print(f"[red]no thread {args.thread!r} in {args.db}[/red]")
+                return EXIT_NO_THREAD
+            report = forget_thread(
+                checkpointer, args.thread, store=store, tenant_id=args.tenant, user_id=args.user
+            )
+            what = f"thread {args.thread}"
+        elif args.user is not None:
+            report = forget_user(checkpointer, store, args.tenant, args.user)
+            what = f"user {args.user} of tenant {args.tenant}"
+        else:
+            report = forget_tenant(checkpointer, store, args.tenant)
+            what = f"tenant {args.tenant}"
+    console.print(
+        f"forgot {what}: {len(report.threads)} thread(s), {report.store_items} store item(s)"
+        + (f"; vacuumed {', '.join(report.vacuumed)}" if report.vacuumed else "")
+    )
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    """Rebuild a logged package from its recorded state, and check that its id is the same."""
+    from memorygraph.store.audit import replay_package
+
+    with open_store(_url(args.db)) as store:
+        package = replay_package(store, args.tenant, args.user, args.package)
+    _show_package(console, package, f"package {args.package}, rebuilt from its recorded state")
+    if package.id != args.package:
+        console.print(f"[red]rebuilt package has a different id: {package.id}[/red]")
+        return EXIT_ERROR
+    console.print(f"same id: {package.id}")
+    return EXIT_OK
+
+
+_ROLES: dict[str, type[BaseMessage]] = {
+    "user": HumanMessage,
+    "human": HumanMessage,
+    "assistant": AIMessage,
+    "ai": AIMessage,
+    "system": SystemMessage,
+}
+
+
+@dataclass
+class _Transcript:
+    messages: list[BaseMessage]
+    errors: list[str]
+
+
+def _parse_line(text: str) -> BaseMessage:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    unknown = sorted(set(record) - {"role", "content", "name", "created_at"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown}; use role, content, name, created_at")
+    role = record.get("role")
+    if role not in _ROLES:
+        raise ValueError(f"role must be one of user, assistant, system; got {role!r}")
+    content = record.get("content")
+    if not isinstance(content, str):
+        raise ValueError(f"content must be a string, got {type(content).__name__}")
+    name = record.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f"name must be a non-blank string, got {name!r}")
+    kwargs: dict[str, Any] = {}
+    created_at = record.get("created_at")
+    if created_at is not None:
+        try:
+            datetime.fromisoformat(str(created_at))
+        except ValueError:
+            raise ValueError(f"created_at must be an ISO 8601 time, got {created_at!r}") from None
+        kwargs["created_at"] = str(created_at)
+    message = _ROLES[role](content, name=name, additional_kwargs=kwargs)
+    validate_messages([], [message])  # size and encoding, as the graph checks them
+    return message
+
+
+def _read_transcript(path: Path) -> _Transcript:
+    """Parse a JSONL transcript; every bad line is reported with its number."""
+    transcript = _Transcript([], [])
+    with path.open(encoding="utf-8", errors="surrogateescape") as lines:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                message = _parse_line(text)
+            except (ValueError, MemoryGraphError) as exc:
+                transcript.errors.append(f"{path}:{number}: {exc}")
+                continue
+            transcript.messages.append(message)
+    return transcript
+
+
+def _batches(messages: Sequence[BaseMessage], size: int) -> list[list[BaseMessage]]:
+    """Cut messages into runs of whole turns (a user message starts a turn), ``size`` or so each."""
+    batches: list[list[BaseMessage]] = []
+    for message in messages:
+        starts_turn = isinstance(message, HumanMessage)
+        if not batches or (starts_turn and len(batches[-1]) >= size):
+            batches.append([])
+        batches[-1].append(message)
+    return batches
+
+
+def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
+    """Load a chat exported as JSONL (role, content, name, created_at) into a thread."""
+    path = Path(args.file)
+    if not path.is_file():
+        console.print(f"[red]error:[/red] no such file: {path}")
+        return EXIT_USAGE
+    transcript = _read_transcript(path)
+    if transcript.errors and not args.skip_bad:
+        for error in transcript.errors[:20]:
+            console.print(f"[red]bad line[/red] {error}", highlight=False)
+        more = len(transcript.errors) - 20
+        console.print(
+            (f"... and {more} more\n" if more > 0 else "")
+            + f"{len(transcript.errors)} bad line(s); nothing was written. "
+            "Fix them, or pass --skip-bad to ingest the other lines."
+        )
+        return EXIT_BAD_INPUT
+    for error in transcript.errors:
+        console.print(f"[yellow]skipped[/yellow] {error}", highlight=False)
+    context = MemoryContext(tenant_id=args.tenant, user_id=args.user)
+    cfg: Any = {"configurable": {"thread_id": args.thread}}
+    with ExitStack() as stack:
+        graph = _open_graph(stack, args.db, None)
+        # Check everything before the first write, so a bad transcript never half-lands.
+        existing = graph.get_state(cfg).values.get("messages", [])
+        validate_messages(existing, transcript.messages)
+        identity = resolve_identity(context, cfg)
+        for message in transcript.messages:
+            if isinstance(message, HumanMessage):
+                build_package(
+                    {"messages": [message]}, identity=identity, config=graph.memory_config
+                )
+        # One run per batch of turns: each run extracts, folds and packs, so the
+        # working window stays bounded however long the transcript is.
+        batches = _batches(transcript.messages, args.batch)
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+            task = progress.add_task(f"ingesting {path.name}", total=len(transcript.messages))
+            for batch in batches:
+                update: Any = {"messages": batch}
+                graph.invoke(update, cfg, context=context)
+                progress.advance(task, len(batch))
+        window = len(graph.get_state(cfg).values.get("messages", []))
+    console.print(
+        f"ingested {len(transcript.messages)} message(s) in {len(batches)} run(s) into thread "
+        f"{args.thread} ({window} in the working window, the rest summarized and archived)"
+        + (f"; skipped {len(transcript.errors)} bad line(s)" if transcript.errors else "")
+    )
+    return EXIT_OK
+
+
+def _message_record(message: BaseMessage) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": message.id, "role": message.type, "content": message.content}
+    if message.name:
+        record["name"] = message.name
+    if message.additional_kwargs.get("created_at"):
+        record["created_at"] = message.additional_kwargs["created_at"]
+    if isinstance(message, AIMessage) and message.tool_calls:
+        record["tool_calls"] = [dict(call) for call in message.tool_calls]
+    tool_call_id = getattr(message, "tool_call_id", None)
+    if tool_call_id:
+        record["tool_call_id"] = tool_call_id
+    return record
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump(mode="json") if value is not None else None
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    """Write a thread as JSON: messages, archive, summary, facts, last package, usage."""
+    url = _url(args.db)
+    with open_checkpointer(url) as checkpointer, open_store(url) as store:
         if args.thread not in list_threads(checkpointer):
             console.print(f"[red]no thread {args.thread!r} in {args.db}[/red]")
             return EXIT_NO_THREAD
-        delete_thread(checkpointer, args.thread)
-    console.print(f"forgot thread {args.thread}")
+        graph = create_memory_graph(checkpointer=checkpointer, store=store)
+        values = graph.get_state({"configurable": {"thread_id": args.thread}}).values
+        archive = read_archive(store, (args.tenant, args.user, args.thread))
+    document = {
+        "thread_id": args.thread,
+        "tenant_id": args.tenant,
+        "user_id": args.user,
+        "messages": [_message_record(m) for m in values.get("messages", [])],
+        "archive": [turn.model_dump(mode="json") for turn in archive],
+        "summary": _dump(values.get("summary")),
+        "facts": [fact.model_dump(mode="json") for fact in values.get("facts") or []],
+        "context_package": _dump(values.get("context_package")),
+        "usage": _dump(values.get("usage")),
+    }
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if args.out is None or args.out == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)  # atomic: a reader never sees half a file
+    console.print(f"wrote thread {args.thread} to {out}", highlight=False)
     return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with ``--help`` on every command."""
-    parser = argparse.ArgumentParser(prog="memorygraph", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="memorygraph", description=__doc__.split("\n")[0], epilog=EXIT_CODES
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
@@ -206,18 +482,56 @@ def build_parser() -> argparse.ArgumentParser:
         "--session", type=int, choices=sorted(DEMO_SESSIONS), default=1, help=argparse.SUPPRESS
     )
     demo.set_defaults(run=cmd_demo)
-    for name, run in (("chat", cmd_chat), ("inspect", cmd_inspect), ("forget", cmd_forget)):
+    for name, run in (("chat", cmd_chat), ("inspect", cmd_inspect)):
         sub = commands.add_parser(name, parents=[common], help=run.__doc__)
         sub.add_argument("--thread", required=True, help="thread id")
         sub.set_defaults(run=run)
+    forget = commands.add_parser("forget", help=cmd_forget.__doc__, epilog=EXIT_CODES)
+    forget.add_argument(
+        "--db",
+        default="memorygraph.db",
+        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://...",
+    )
+    forget.add_argument("--thread", help="forget this thread")
+    forget.add_argument("--user", help="forget this user of --tenant (every thread they own)")
+    forget.add_argument("--tenant", help="forget this tenant, or name the tenant of --user")
+    forget.set_defaults(run=cmd_forget)
+    replay = commands.add_parser("replay", parents=[common], help=cmd_replay.__doc__)
+    replay.add_argument("--package", required=True, help="package id from the audit trace")
+    replay.set_defaults(run=cmd_replay)
     threads = commands.add_parser("threads", parents=[common], help=cmd_threads.__doc__)
     threads.set_defaults(run=cmd_threads)
+    ingest = commands.add_parser(
+        "ingest", parents=[common], help=cmd_ingest.__doc__, epilog=EXIT_CODES
+    )
+    ingest.add_argument("file", help="JSONL file, one message a line")
+    ingest.add_argument("--thread", required=True, help="thread id to add the messages to")
+    ingest.add_argument(
+        "--skip-bad", action="store_true", help="skip bad lines (reported) instead of failing"
+    )
+    ingest.add_argument(
+        "--batch",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="messages per graph run, in whole turns (default: 20)",
+    )
+    ingest.set_defaults(run=cmd_ingest)
+    export = commands.add_parser(
+        "export", parents=[common], help=cmd_export.__doc__, epilog=EXIT_CODES
+    )
+    export.add_argument("--thread", required=True, help="thread id")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "forget" and args.thread is None and args.tenant is None:
+        parser.error("forget needs --thread, --tenant, or --tenant with --user")
     console = Console()
     try:
         code: int = args.run(args, console)

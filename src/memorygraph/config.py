@@ -86,6 +86,22 @@ class MemoryConfig(BaseModel):
             to rank and to match corrections against.
         reference_window: How many recent messages back-references ("the second
             one", "remove it") are resolved against.
+        audit_content: What the general audit trace (`AuditRecord`, readable by
+            operators) keeps of each package's content: ``redacted`` (emails,
+            phone, card and national id numbers replaced) or ``none`` (ids only).
+        audit_full_content: Whether to keep the full, unredacted package and the
+            state it was built from in the restricted audit namespace, so that
+            ``memorygraph replay --package ID`` can rebuild it. Off by default.
+        facts_ttl: How long durable facts are kept after they were last written;
+            None keeps them until forgotten.
+        audit_ttl: How long audit records (general and restricted) are kept;
+            None keeps them until forgotten.
+        recall: How archived turns are recalled for the request: ``auto`` fuses
+            BM25 with embeddings when there are any (the store's semantic index,
+            or the ``[embeddings]`` extra's local model) and uses BM25 alone
+            otherwise; ``lexical`` is BM25 alone; ``off`` recalls nothing.
+        recall_neighbours: Turns recalled on each side of a matching turn,
+            within its session.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -116,6 +132,16 @@ class MemoryConfig(BaseModel):
     durable_facts_limit: int = 8
     durable_scan_limit: int = 500
     reference_window: int = 12
+
+    # --- audit and retention ------------------------------------------------------
+    audit_content: Literal["redacted", "none"] = "redacted"
+    audit_full_content: bool = False
+    facts_ttl: timedelta | None = None
+    audit_ttl: timedelta | None = None
+
+    # --- recall -------------------------------------------------------------------
+    recall: Literal["auto", "lexical", "off"] = "auto"
+    recall_neighbours: int = 1
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -172,6 +198,20 @@ class MemoryConfig(BaseModel):
             )
         if self.reference_window < 2:
             raise ValueError(f"reference_window must be at least 2, got {self.reference_window}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Self:
+        for name in ("facts_ttl", "audit_ttl"):
+            ttl = getattr(self, name)
+            if ttl is not None and ttl <= timedelta(0):
+                raise ValueError(f"{name} must be positive or None, got {ttl}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_recall(self) -> Self:
+        if not 0 <= self.recall_neighbours <= 10:
+            raise ValueError(f"recall_neighbours must be 0 to 10, got {self.recall_neighbours}")
         return self
 
     @property

@@ -13,7 +13,9 @@ catch either::
         ├── ResumeValueError (ValueError)         a malformed `Command(resume=...)` value
         ├── ContextBudgetExceeded (ValueError)    critical context does not fit the budget
         ├── EncodingError (RuntimeError)          a bundled token encoding is missing or corrupt
-        └── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
+        ├── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
+        ├── CorruptStateError (RuntimeError)      a thread's stored checkpoint cannot be loaded
+        └── ReplayError (RuntimeError)            a logged package cannot be rebuilt for replay
 
 Example:
     >>> from memorygraph import ContextBudgetExceeded, MemoryGraphError
@@ -35,11 +37,13 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "ContextBudgetExceeded",
+    "CorruptStateError",
     "EncodingError",
     "IdentityError",
     "InvalidMessageError",
     "InvalidNamespaceError",
     "MemoryGraphError",
+    "ReplayError",
     "ResumeValueError",
 ]
 
@@ -94,6 +98,30 @@ class EncodingError(MemoryGraphError, RuntimeError):
 
 class BackendError(MemoryGraphError, RuntimeError):
     """A checkpointer or store cannot be opened from its URL."""
+
+
+class CorruptStateError(MemoryGraphError, RuntimeError):
+    """A thread's stored checkpoint cannot be loaded back as it was saved.
+
+    Raised instead of starting the thread afresh, which would silently drop its
+    history. The message names the thread; restore the database from a backup,
+    or forget the thread (`memorygraph.forget_thread`) to start it again.
+
+    Attributes:
+        thread_id: The thread whose checkpoint is damaged.
+    """
+
+    def __init__(self, thread_id: str, detail: str) -> None:
+        self.thread_id = thread_id
+        super().__init__(
+            f"the stored state of thread {thread_id!r} is corrupt ({detail}); memorygraph "
+            "will not start the thread afresh: restore the database from a backup, or "
+            "forget the thread to start it again"
+        )
+
+
+class ReplayError(MemoryGraphError, RuntimeError):
+    """A logged context package cannot be rebuilt from its restricted audit record."""
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -301,12 +301,16 @@ class MemoryCandidate(_Record):
         checks: The memory-boundary checks (relevance, stability, consent,
             sensitivity, source, expiry, scope) and their outcome.
         reason: Why a human must approve it, or None when it needs no approval.
+        asked: Whether an approval interrupt has already shown it. A candidate
+            the user moved on from without answering stays pending, but does not
+            pause later turns on its own; it is asked again with the next new one.
     """
 
     id: str
     fact: Fact
     checks: dict[str, str] = Field(default_factory=dict)
     reason: str | None = None
+    asked: bool = False
 
 
 class SessionSummary(_Record):
@@ -394,7 +398,30 @@ class ResolvedReference(_Record):
 
 
 class AuditRecord(_Record):
-    """What the audit log keeps for each model call (seed 003, section 26)."""
+    """What the audit log keeps for each model call (seed 003, section 26).
+
+    This is the general trace: ids, budget, tokens and versions, plus each
+    included item's content with personal data redacted
+    (`memorygraph.redact.redact`), or no content with
+    ``MemoryConfig(audit_content="none")``. Full content is kept only in the
+    restricted audit namespace, and only when configured.
+
+    Attributes:
+        package_id: The `ContextPackage` id (the sha256 of its content).
+        thread_id: The session.
+        tenant_id: The caller's tenant.
+        user_id: The caller's user id.
+        included_ids: The included items, in render order.
+        excluded: Each excluded item's id and the reason.
+        budget: The token budget the package was packed against.
+        total_tokens: The package's exact token count.
+        prompt_version: The version of the policy and rendering.
+        model: The model profile the package was sent to.
+        summary_version: The version of the summary in the package, if any.
+        policy_scope_hash: A hash of the caller's tenant, user and scopes.
+        created_at: When the record was written (before the model call).
+        redacted_content: Included item id to its content, redacted.
+    """
 
     package_id: str
     thread_id: str
@@ -409,6 +436,7 @@ class AuditRecord(_Record):
     summary_version: int | None = None
     policy_scope_hash: str
     created_at: datetime = Field(default_factory=_utcnow)
+    redacted_content: dict[str, str] = Field(default_factory=dict)
 
 
 class ArchivedTurn(_Record):

@@ -39,6 +39,7 @@ from memorygraph.records import (
     ContextPackage,
     Fact,
     MemoryCandidate,
+    ResolvedReference,
     SessionSummary,
     TaskState,
     TokenUsage,
@@ -87,6 +88,23 @@ def _check_content(where: str, content: Any) -> None:
             _check_text(where, part["text"])
 
 
+def _refuse_bytes(index: int, content: object) -> None:
+    if isinstance(content, tuple):  # the rest of a (role, content) pair
+        content = content[0] if content else None
+    if not isinstance(content, bytes | bytearray):
+        return
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessageError(
+            f"messages[{index}] content is bytes that are not valid UTF-8 (at byte "
+            f"{exc.start}); decode them to text first, with errors='replace'"
+        ) from exc
+    raise InvalidMessageError(
+        f"messages[{index}] content is bytes; decode it to text first (.decode('utf-8'))"
+    )
+
+
 def _coerce(index: int, raw: object) -> BaseMessage:
     if isinstance(raw, ChatMessage) and raw.role not in _ROLES:
         raise InvalidMessageError(
@@ -115,6 +133,7 @@ def _coerce(index: int, raw: object) -> BaseMessage:
             f"messages[{index}] is {type(raw).__name__}, not a chat message; pass "
             'langchain_core messages, (role, content) tuples, or {"role", "content"} dicts'
         )
+    _refuse_bytes(index, raw.get("content") if isinstance(raw, dict) else raw[1:])
     try:
         return convert_to_messages([raw])[0]
     except (ValueError, TypeError, NotImplementedError) as exc:
@@ -211,6 +230,8 @@ class MemoryState(TypedDict):
         usage: Token usage reported by the model, summed over the thread.
         memory_events: Events that trigger a summary refresh (``correction``,
             ``task_change``, ``approval``), until `summarize` consumes them.
+        references: What the current request's back-references ("the second
+            one", "remove it") resolve to; rewritten by `extract_facts` each turn.
     """
 
     messages: Annotated[list[AnyMessage], add_turns]
@@ -222,3 +243,4 @@ class MemoryState(TypedDict):
     extracted_through: NotRequired[str | None]
     usage: NotRequired[Annotated[TokenUsage, add_usage]]
     memory_events: NotRequired[Annotated[list[str], add_events]]
+    references: NotRequired[list[ResolvedReference]]

@@ -17,6 +17,7 @@ from memorygraph.checkpointers._open import (
     open_checkpointer,
     open_store,
 )
+from memorygraph.checkpointers._prune import aprune_thread, prune_thread
 from memorygraph.checkpointers._serde import memorygraph_serializer, register_types
 from memorygraph.checkpointers._threads import (
     adelete_thread,
@@ -30,10 +31,12 @@ __all__ = [
     "alist_threads",
     "aopen_checkpointer",
     "aopen_store",
+    "aprune_thread",
     "delete_thread",
     "list_threads",
     "memorygraph_serializer",
     "open_checkpointer",
     "open_store",
+    "prune_thread",
     "register_types",
 ]

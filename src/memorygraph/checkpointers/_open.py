@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
@@ -398,7 +400,8 @@ def _open_postgres_saver(url: str, stack: ExitStack) -> BaseCheckpointSaver[str]
 
     saver = PostgresSaver(conn, serde=memorygraph_serializer())
     try:
-        saver.setup()
+        with _setup_lock(conn):
+            saver.setup()
     except Error as exc:
         _postgres_error(url, "create the checkpoint tables in", exc)
     return saver
@@ -411,10 +414,49 @@ async def _aopen_postgres_saver(url: str, stack: AsyncExitStack) -> BaseCheckpoi
 
     saver = AsyncPostgresSaver(conn, serde=memorygraph_serializer())
     try:
-        await saver.setup()
+        async with _asetup_lock(conn):
+            await saver.setup()
     except Error as exc:
         _postgres_error(url, "create the checkpoint tables in", exc)
     return saver
+
+
+# LangGraph's setup() creates its tables with CREATE TABLE IF NOT EXISTS, which
+# PostgreSQL does not make safe against itself: two processes setting up a fresh
+# database at once fail with "relation ... already exists". A session advisory
+# lock makes them take turns; the second finds the tables there. It is polled with
+# pg_try_advisory_lock rather than waited for: the store's setup builds indexes
+# CONCURRENTLY, which waits for every open transaction, and a session blocked in
+# pg_advisory_lock is one (PostgreSQL then reports a deadlock).
+_SETUP_LOCK = 0x6D656D67  # "memg"
+_SETUP_POLL_SECONDS = 0.05
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS locked"
+
+
+@contextmanager
+def _setup_lock(conn: Connection[DictRow]) -> Iterator[None]:
+    while True:
+        row = conn.execute(_TRY_LOCK, (_SETUP_LOCK,)).fetchone()
+        if row is not None and row["locked"]:
+            break
+        time.sleep(_SETUP_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+@asynccontextmanager
+async def _asetup_lock(conn: AsyncConnection[DictRow]) -> AsyncIterator[None]:
+    while True:
+        row = await (await conn.execute(_TRY_LOCK, (_SETUP_LOCK,))).fetchone()
+        if row is not None and row["locked"]:
+            break
+        await asyncio.sleep(_SETUP_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
 def _open_postgres_store(url: str, stack: ExitStack, index: IndexConfig | None) -> BaseStore:
@@ -425,7 +467,8 @@ def _open_postgres_store(url: str, stack: ExitStack, index: IndexConfig | None) 
 
     store = PostgresStore(conn, index=cast(PostgresIndexConfig | None, index))
     try:
-        store.setup()
+        with _setup_lock(conn):
+            store.setup()
     except Error as exc:
         _postgres_error(url, "create the store tables (and pgvector index, if any) in", exc)
     return store
@@ -441,7 +484,8 @@ async def _aopen_postgres_store(
 
     store = AsyncPostgresStore(conn, index=cast(PostgresIndexConfig | None, index))
     try:
-        await store.setup()
+        async with _asetup_lock(conn):
+            await store.setup()
     except Error as exc:
         _postgres_error(url, "create the store tables (and pgvector index, if any) in", exc)
     return store

@@ -1,5 +1,6 @@
-"""The ready-made memory graph."""
+"""The ready-made memory graph, and `add_memory` to put memory into a graph of your own."""
 
 from memorygraph.graph.builder import MemoryGraph, build_memory_graph, create_memory_graph
+from memorygraph.graph.dropin import add_memory
 
-__all__ = ["MemoryGraph", "build_memory_graph", "create_memory_graph"]
+__all__ = ["MemoryGraph", "add_memory", "build_memory_graph", "create_memory_graph"]

@@ -19,29 +19,42 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from memorygraph.checkpointers import register_types
 from memorygraph.config import MemoryConfig
-from memorygraph.context import MemoryContext, resolve_identity
-from memorygraph.nodes.approve import approve, needs_approval
+from memorygraph.context import Identity, MemoryContext, resolve_identity
+from memorygraph.extractors.base import FactExtractor
+from memorygraph.graph._guard import (
+    aload_thread,
+    averify_snapshot,
+    corrupt_error,
+    is_corruption,
+    load_thread,
+    verify_snapshot,
+)
+from memorygraph.nodes.approve import check_resume, make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
-from memorygraph.nodes.extract_facts import extract_facts
+from memorygraph.nodes.extract_facts import make_extract_facts
 from memorygraph.nodes.pack_context import build_package, make_pack_context
 from memorygraph.nodes.summarize import make_summarize
 from memorygraph.state import MemoryState, validate_messages
+from memorygraph.store.namespaces import archive_namespace
+from memorygraph.store.threads import aregister_thread, register_thread
 
 __all__ = ["MemoryGraph", "build_memory_graph", "create_memory_graph"]
 
 
 def build_memory_graph(
-    model: BaseChatModel | None = None, *, config: MemoryConfig | None = None
+    model: BaseChatModel | None = None,
+    *,
+    config: MemoryConfig | None = None,
+    extractor: FactExtractor | None = None,
 ) -> StateGraph[MemoryState, MemoryContext, MemoryState, MemoryState]:
     """Build the uncompiled memory graph.
 
@@ -49,6 +62,8 @@ def build_memory_graph(
         model: The chat model. With None, the graph remembers and packs but calls
             no model: ``context_package`` is the result, for your own model node.
         config: Budgets, shares and texts (defaults to ``MemoryConfig()``).
+        extractor: Reads facts from new turns: `memorygraph.extractors.RuleBasedExtractor`
+            (the default, offline) or `memorygraph.extractors.LLMExtractor`.
 
     Returns:
         The `StateGraph`, ready to extend or compile.
@@ -57,8 +72,10 @@ def build_memory_graph(
     builder = StateGraph(MemoryState, context_schema=MemoryContext)
     # The nodes accept any mapping state (so they drop into other graphs), which
     # LangGraph's overloads cannot express; the graph's own schema is MemoryState.
-    builder.add_node("extract_facts", cast(Any, extract_facts))
-    builder.add_node("approve", cast(Any, approve))
+    builder.add_node(
+        "extract_facts", cast(Any, make_extract_facts(memory_config, extractor=extractor))
+    )
+    builder.add_node("approve", cast(Any, make_approve(memory_config)))
     builder.add_node("summarize", cast(Any, make_summarize(memory_config)))
     builder.add_node("pack_context", cast(Any, make_pack_context(memory_config)))
     builder.add_edge(START, "extract_facts")
@@ -68,7 +85,7 @@ def build_memory_graph(
     if model is None:
         builder.add_edge("pack_context", END)
     else:
-        builder.add_node("call_model", cast(Any, make_call_model(model)))
+        builder.add_node("call_model", cast(Any, make_call_model(model, config=memory_config)))
         builder.add_edge("pack_context", "call_model")
         builder.add_edge("call_model", END)
     return builder
@@ -77,32 +94,91 @@ def build_memory_graph(
 class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, MemoryState]):
     """The compiled memory graph. It checks a run's input before anything is written.
 
-    Bad messages, a missing thread or tenant id, or a request that cannot fit the
-    budget raise a `MemoryGraphError` subclass before the first checkpoint, so
-    the thread's state is left exactly as it was.
+    Bad messages, a missing thread or tenant id (or, with a store, ids that
+    cannot name a store namespace), a thread that belongs to another tenant or
+    user, a corrupt stored checkpoint (`CorruptStateError`), or a request that
+    cannot fit the budget raise a `MemoryGraphError` subclass before the first
+    checkpoint, so the thread's state is left exactly as it was. With a store,
+    a new thread is registered to its owner (`memorygraph.store.threads`) once
+    its input has passed these checks.
     """
 
     memory_config: MemoryConfig
+    typed_saver: BaseCheckpointSaver[Any] | None = None
+    """The saver `create_memory_graph` registered memorygraph's record types with."""
 
     def copy(self, update: dict[str, Any] | None = None) -> MemoryGraph:
         """Copy the graph (``with_config``, and the API server attaching its savers)."""
         copied = super().copy(update)
         copied.memory_config = self.memory_config
+        copied.typed_saver = self.typed_saver
         return copied
 
-    def _preflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
-        identity = resolve_identity(context, config)
-        if isinstance(input, Command) or not isinstance(input, Mapping):
+    def _check_input(self, input: Any, identity: Identity, saved: Mapping[str, Any]) -> None:
+        if isinstance(input, Command):
+            check_resume(input, saved.get("pending") or [])
+            return
+        if not isinstance(input, Mapping):
             return
         raw = input.get("messages")
         if raw is None:
             return
         new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
-        existing = []
-        if any(isinstance(m, ToolMessage | dict) for m in new) and self.checkpointer:
-            existing = self.get_state(config or {}).values.get("messages", [])
-        messages = validate_messages(existing, new)
+        messages = validate_messages(saved.get("messages") or [], new)
         build_package({"messages": messages}, identity=identity, config=self.memory_config)
+
+    def _own_saver(self) -> BaseCheckpointSaver[Any] | None:
+        return self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
+
+    @property
+    def _typed(self) -> bool:
+        # A saver attached later (the API server's) may load records as plain data.
+        return self.typed_saver is not None and self.checkpointer is self.typed_saver
+
+    def _preflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
+        identity = resolve_identity(context, config)
+        saver = self._own_saver()
+        saved = load_thread(saver, config, identity, typed=self._typed) if saver else {}
+        self._check_input(input, identity, saved)
+        if self.store is not None:
+            # The ids become store namespaces: refuse unusable ones before any write.
+            archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
+            if saved.get("context_package") is None:
+                register_thread(self.store, identity)
+
+    async def _apreflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
+        identity = resolve_identity(context, config)
+        saver = self._own_saver()
+        saved = await aload_thread(saver, config, identity, typed=self._typed) if saver else {}
+        self._check_input(input, identity, saved)
+        if self.store is not None:
+            archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
+            if saved.get("context_package") is None:
+                await aregister_thread(self.store, identity)
+
+    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """Return the thread's state, or raise `CorruptStateError` if it cannot be loaded."""
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        try:
+            snapshot = super().get_state(config, subgraphs=subgraphs)
+        except Exception as exc:
+            if is_corruption(exc):
+                raise corrupt_error(thread_id, exc) from exc
+            raise
+        verify_snapshot(self._own_saver(), config, snapshot.values, typed=self._typed)
+        return snapshot
+
+    async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """Async twin of `get_state`."""
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        try:
+            snapshot = await super().aget_state(config, subgraphs=subgraphs)
+        except Exception as exc:
+            if is_corruption(exc):
+                raise corrupt_error(thread_id, exc) from exc
+            raise
+        await averify_snapshot(self._own_saver(), config, snapshot.values, typed=self._typed)
+        return snapshot
 
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -112,12 +188,17 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         When the run ends, also in an interrupt, and ``keep_checkpoints`` is
         ``"latest"``, the thread keeps only its latest checkpoint
         (`memorygraph.checkpointers.prune_thread`). A run that raises, or whose
-        stream is closed early, prunes nothing.
+        stream is closed early, prunes nothing; nor does a run from a named
+        ``checkpoint_id`` (a fork or a replay).
         """
         from memorygraph.checkpointers._prune import prune_target
 
         self._preflight(input, config, kwargs.get("context"))
-        target = prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+        target = (
+            None
+            if _names_checkpoint(config)
+            else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+        )
         yield from super().stream(input, config, **kwargs)
         if target is not None:
             target.prune()
@@ -128,12 +209,23 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         """Async twin of `stream`."""
         from memorygraph.checkpointers._prune import prune_target
 
-        self._preflight(input, config, kwargs.get("context"))
-        target = prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+        await self._apreflight(input, config, kwargs.get("context"))
+        target = (
+            None
+            if _names_checkpoint(config)
+            else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+        )
         async for chunk in super().astream(input, config, **kwargs):
             yield chunk
         if target is not None:
             await target.aprune()
+
+
+def _names_checkpoint(config: RunnableConfig | None) -> bool:
+    # A fork or replay starts from an older checkpoint: pruning after it would
+    # delete that checkpoint and every branch beside the new one.
+    configurable = (config or {}).get("configurable") or {}
+    return bool(configurable.get("checkpoint_id"))
 
 
 def create_memory_graph(
@@ -142,6 +234,7 @@ def create_memory_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     store: BaseStore | None = None,
     config: MemoryConfig | None = None,
+    extractor: FactExtractor | None = None,
 ) -> MemoryGraph:
     """Create the compiled memory graph.
 
@@ -151,6 +244,7 @@ def create_memory_graph(
             memorygraph's record types are registered with its serializer.
         store: Long-term memory and the audit log (see ``open_store``).
         config: Budgets, shares and texts.
+        extractor: Reads facts from new turns (the rule-based extractor by default).
 
     Returns:
         The compiled graph. Run a turn with
@@ -158,7 +252,7 @@ def create_memory_graph(
         context=MemoryContext(tenant_id=..., user_id=...))``.
     """
     memory_config = config or MemoryConfig()
-    compiled = build_memory_graph(model, config=memory_config).compile(
+    compiled = build_memory_graph(model, config=memory_config, extractor=extractor).compile(
         checkpointer=register_types(checkpointer) if checkpointer is not None else None,
         store=store,
         name="memorygraph",
@@ -166,4 +260,6 @@ def create_memory_graph(
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
     graph = MemoryGraph(**attrs)
     graph.memory_config = memory_config
+    saver = graph.checkpointer
+    graph.typed_saver = saver if isinstance(saver, BaseCheckpointSaver) else None
     return graph

@@ -4,9 +4,14 @@ Use them in your own graph: any state with ``messages`` plus the memorygraph
 keys a node reads will do (merge `memorygraph.MemoryState` into yours).
 """
 
-from memorygraph.nodes.approve import approve, needs_approval
+from memorygraph.nodes.approve import approve, make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model, strip_reasoning
-from memorygraph.nodes.extract_facts import extract_facts
+from memorygraph.nodes.extract_facts import (
+    aextract_facts_from,
+    extract_facts,
+    extract_facts_from,
+    make_extract_facts,
+)
 from memorygraph.nodes.pack_context import (
     abuild_package,
     build_package,
@@ -22,11 +27,15 @@ from memorygraph.nodes.summarize import (
 
 __all__ = [
     "abuild_package",
+    "aextract_facts_from",
     "approve",
     "asummarize_messages",
     "build_package",
     "extract_facts",
+    "extract_facts_from",
+    "make_approve",
     "make_call_model",
+    "make_extract_facts",
     "make_pack_context",
     "make_summarize",
     "needs_approval",

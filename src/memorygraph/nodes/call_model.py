@@ -26,10 +26,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
+from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
-from memorygraph.store.namespaces import audit_namespace
+from memorygraph.store.audit import append_audit, audit_record
 
 __all__ = ["make_call_model", "record_audit", "strip_reasoning"]
 
@@ -76,21 +77,21 @@ def record_audit(
     model: str | None,
     summary_version: int | None,
     store: BaseStore | None,
+    config: MemoryConfig | None = None,
 ) -> AuditRecord:
-    """Log a package before the model call: to the log, and to the store when there is one."""
-    record = AuditRecord(
-        package_id=package.id,
-        thread_id=identity.thread_id,
-        tenant_id=identity.tenant_id,
-        user_id=identity.user_id,
-        included_ids=package.included_ids,
-        excluded=[(entry.item.id, entry.reason) for entry in package.excluded],
-        budget=package.budget,
-        total_tokens=package.total_tokens,
-        prompt_version=package.prompt_version,
+    """Log a package before the model call: to the log, and to the store when there is one.
+
+    The store record is the general trace (`memorygraph.store.audit`): trace
+    fields and redacted content, appended once per package (a re-run after a
+    crash does not rewrite it), kept for ``config.audit_ttl``.
+    """
+    settings = config or MemoryConfig()
+    record = audit_record(
+        package,
+        identity=identity,
         model=model,
         summary_version=summary_version,
-        policy_scope_hash=identity.scope_hash,
+        content=settings.audit_content,
     )
     logger.info(
         "context package %s: %d items, %d excluded, %d/%d tokens",
@@ -101,9 +102,7 @@ def record_audit(
         package.budget,
     )
     if store is not None:
-        key = f"{identity.thread_id}:{package.id}"
-        namespace = audit_namespace(identity.tenant_id, identity.user_id)
-        store.put(namespace, key, record.model_dump(mode="json"), index=False)
+        append_audit(store, record, ttl=settings.audit_ttl)
     return record
 
 
@@ -124,18 +123,21 @@ CallModelNode = Callable[
 ]
 
 
-def make_call_model(model: BaseChatModel) -> CallModelNode:
+def make_call_model(model: BaseChatModel, *, config: MemoryConfig | None = None) -> CallModelNode:
     """Make a ``call_model`` node for a chat model.
 
     Args:
         model: Any LangChain chat model (``ChatOpenAI``, ``init_chat_model(...)``,
             a fake in tests). Tools may be bound to it.
+        config: The audit settings (``audit_content``, ``audit_ttl``); defaults
+            to ``MemoryConfig()``.
 
     Returns:
         A node that sends ``state["context_package"].to_messages()`` to the model
         and returns ``{"messages": [reply], "usage": usage}``.
     """
     name = _model_name(model)
+    memory_config = config or MemoryConfig()
 
     def call_model(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
@@ -151,6 +153,7 @@ def make_call_model(model: BaseChatModel) -> CallModelNode:
             model=name,
             summary_version=summary.version if summary is not None else None,
             store=runtime.store,
+            config=memory_config,
         )
         reply = strip_reasoning(model.invoke(package.to_messages(), config))
         return {"messages": [reply], "usage": _usage(reply)}

@@ -40,12 +40,14 @@ from langchain_core.messages import (
 )
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+from pydantic import ValidationError
 
 from memorygraph._render import CONTEXT_HEADER
 from memorygraph._turns import message_id, message_text, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
-from memorygraph.errors import ContextBudgetExceeded
+from memorygraph.errors import ContextBudgetExceeded, InvalidMessageError, validation_message
 from memorygraph.records import (
     RENDER_ORDER,
     ContextItem,
@@ -55,10 +57,15 @@ from memorygraph.records import (
     Fact,
     ItemKind,
     Priority,
+    ResolvedReference,
     SessionSummary,
     TaskState,
     TrustLevel,
 )
+from memorygraph.retrieval import Retriever, default_retriever, recall_items
+from memorygraph.store.audit import record_package_inputs
+from memorygraph.store.facts import search_facts
+from memorygraph.store.threads import register_thread
 from memorygraph.tokens import TokenCounter
 
 __all__ = [
@@ -235,19 +242,91 @@ def _split_request(
     return list(messages), None, []
 
 
+_PINNED_KEYS = frozenset({"do_not_assume", "constraint", "decision"})
+
+
+def _stale_since(fact: Fact, config: MemoryConfig, now: datetime) -> str | None:
+    stale_after = config.stale_after.get(fact.key)
+    if stale_after is not None and now - fact.observed_at > stale_after:
+        return fact.observed_at.date().isoformat()
+    return None
+
+
+def _durable_items(
+    durable: Sequence[Fact],
+    thread: Sequence[Fact],
+    *,
+    start: int,
+    config: MemoryConfig,
+    counter: TokenCounter,
+    now: datetime,
+) -> list[ContextItem]:
+    """Items for durable facts from earlier threads, in the (relevance) order given.
+
+    The thread's own copy of a fact wins: a fact this thread superseded or
+    rejected is excluded through the thread's facts, never revived from memory.
+    """
+    known = {fact.id for fact in thread}
+    usable = [
+        f for f in durable if f.id not in known and f.status == "active" and not f.is_expired(now)
+    ]
+    items = []
+    for offset, fact in enumerate(usable):
+        item = _fact_item(
+            fact, rank=start + offset, stale_since=_stale_since(fact, config, now), counter=counter
+        )
+        metadata = {**item.metadata, "durable": True}
+        items.append(item.model_copy(update={"source": f"memory:{fact.id}", "metadata": metadata}))
+    return items
+
+
+def _reference_items(
+    references: Sequence[ResolvedReference], counter: TokenCounter
+) -> list[ContextItem]:
+    """A CRITICAL clarification per unresolved reference; one item for the resolved ones."""
+    items: list[ContextItem] = []
+    unclear = [ref for ref in references if ref.requires_clarification]
+    for index, ref in enumerate(unclear):
+        options = [option if len(option) <= 80 else option[:79] + "…" for option in ref.candidates]
+        listed = "; ".join(options[:6]) if options else "none found"
+        content = (
+            f'The request says "{ref.phrase}", which is ambiguous: {ref.reason}. Candidates: '
+            f"{listed}. Ask the user which one they mean before acting; do not guess."
+        )
+        items.append(
+            ContextItem(
+                id=f"clarify-{index}",
+                kind=ItemKind.CLARIFICATION,
+                content=content,
+                priority=Priority.CRITICAL,
+                tokens=0,
+                source="state:references",
+                metadata={"phrase": ref.phrase},
+            )
+        )
+    resolved = [ref for ref in references if not ref.requires_clarification and ref.entity_id]
+    if resolved:
+        lines = [
+            f'"{ref.phrase}" refers to {ref.entity_id} ({ref.reason}; '
+            f"confidence {ref.confidence:.1f})"
+            for ref in resolved
+        ]
+        items.append(_plain(ItemKind.TASK_STATE, "references", "\n".join(lines)))
+    return [_data_item(item, counter) for item in items]
+
+
 def _fact_items(
     facts: Sequence[Fact], *, config: MemoryConfig, counter: TokenCounter, now: datetime
 ) -> tuple[list[ContextItem], list[ExcludedItem]]:
     items: list[ContextItem] = []
     excluded: list[ExcludedItem] = []
-    ordered = sorted(facts, key=lambda f: (-f.observed_at.timestamp(), f.id))
+    # Decisions, constraints and rejected assumptions come first however old they
+    # are (seed 003 section 13); the rest newest first.
+    ordered = sorted(
+        facts, key=lambda f: (f.key not in _PINNED_KEYS, -f.observed_at.timestamp(), f.id)
+    )
     for rank, fact in enumerate(ordered):
-        stale_after = config.stale_after.get(fact.key)
-        stale_since = (
-            fact.observed_at.date().isoformat()
-            if stale_after is not None and now - fact.observed_at > stale_after
-            else None
-        )
+        stale_since = _stale_since(fact, config, now)
         item = _fact_item(fact, rank=rank, stale_since=stale_since, counter=counter)
         if fact.status != "active":
             detail = f"{fact.status}" + (f" by {fact.superseded_by}" if fact.superseded_by else "")
@@ -266,16 +345,18 @@ def collect_items(
     config: MemoryConfig,
     counter: TokenCounter,
     now: datetime,
+    durable_facts: Sequence[Fact] = (),
 ) -> tuple[list[ContextItem], list[ExcludedItem]]:
     """Turn the state into candidate items, and the facts that may never be packed.
 
     Args:
-        state: Any state with ``messages``, and optionally ``facts``, ``summary``
-            and ``task``.
+        state: Any state with ``messages``, and optionally ``facts``, ``summary``,
+            ``task`` and ``references``.
         identity: Who is calling.
         config: Budgets, texts and shares.
         counter: The token counter.
         now: The time that decides expiry and staleness.
+        durable_facts: Facts from the user's durable memory, most relevant first.
 
     Returns:
         The candidates, and the facts excluded as superseded, rejected or expired.
@@ -323,7 +404,12 @@ def collect_items(
     items += _turn_items(
         in_progress, kind=ItemKind.TOOL_RESULT, priority=Priority.HIGH, counter=counter
     )
-    facts, excluded = _fact_items(state.get("facts") or (), config=config, counter=counter, now=now)
+    thread_facts = list(state.get("facts") or ())
+    facts, excluded = _fact_items(thread_facts, config=config, counter=counter, now=now)
+    facts += _durable_items(
+        durable_facts, thread_facts, start=len(facts), config=config, counter=counter, now=now
+    )
+    items += _reference_items(state.get("references") or (), counter)
     return items + facts, excluded
 
 
@@ -411,8 +497,9 @@ def pack_items(
     CRITICAL items always go in, or `ContextBudgetExceeded` is raised. Other items
     are taken in order of (priority, kind, rank, id): first within their kind's
     share of the available tokens, then, in a second pass, from whatever the
-    shares left unused. Items with the same ``group`` go in or out together, and
-    recent turns are kept newest first without gaps.
+    shares left unused, the kinds with larger shares first within a priority.
+    Items with the same ``group`` go in or out together, and recent turns are
+    kept newest first without gaps.
 
     Args:
         items: Candidates, already filtered for authorization.
@@ -446,7 +533,9 @@ def pack_items(
         if unit.kind in _CONTIGUOUS:
             closed.add(unit.kind)
         deferred.append(unit)
-    # Second pass: shares a kind did not use flow to what did not fit.
+    # Second pass: shares a kind did not use flow to what did not fit; a larger
+    # share says a kind matters more, so it is served first within a priority.
+    deferred.sort(key=lambda unit: (unit.order[0], -config.shares.get(unit.kind, 0.0), unit.order))
     excluded: list[ExcludedItem] = []
     closed.clear()
     for unit in deferred:
@@ -465,6 +554,9 @@ def _render_order(items: Sequence[ContextItem]) -> list[ContextItem]:
         if item.kind in _CONTIGUOUS:
             # oldest first, so the conversation reads in order
             return (RENDER_ORDER[item.kind], -item.rank, 0, item.id)
+        if item.kind is ItemKind.RECALLED:
+            # packed by relevance, read in the order it was said
+            return (RENDER_ORDER[item.kind], 0, int(item.metadata.get("seq", 0)), item.id)
         return (RENDER_ORDER[item.kind], -item.priority, item.rank, item.id)
 
     return sorted(items, key=key)
@@ -486,6 +578,7 @@ def build_package(
     counter: TokenCounter | None = None,
     now: datetime | None = None,
     extra_items: Sequence[ContextItem] = (),
+    durable_facts: Sequence[Fact] = (),
 ) -> ContextPackage:
     """Build the context package for the next model call.
 
@@ -498,6 +591,9 @@ def build_package(
         now: The time for expiry and staleness (default: now, UTC).
         extra_items: More candidates, such as retrieved documents; items with a
             ``required_scope`` the caller lacks are excluded as unauthorized.
+        durable_facts: Facts from the user's durable memory relevant to the
+            request, most relevant first (`memorygraph.store.facts.search_facts`);
+            they are packed after the thread's facts, within the facts' share.
 
     Returns:
         The package. Its ``total_tokens`` is the exact count of `to_messages()`
@@ -509,7 +605,12 @@ def build_package(
     counter = counter or _default_counter(config)
     now = now or datetime.now(UTC)
     candidates, excluded = collect_items(
-        state, identity=identity, config=config, counter=counter, now=now
+        state,
+        identity=identity,
+        config=config,
+        counter=counter,
+        now=now,
+        durable_facts=durable_facts,
     )
     allowed, unauthorized = filter_items([*candidates, *extra_items], scopes=identity.scopes)
     overhead = counter.count_messages(
@@ -532,7 +633,14 @@ def build_package(
             "tenant_id": identity.tenant_id,
             "user_id": identity.user_id,
         }
-        exact = counter.count_messages(ContextPackage(**fields, total_tokens=0).to_messages())
+        try:
+            draft = ContextPackage(**fields, total_tokens=0)
+        except ValidationError as exc:  # e.g. a fact holding a lone surrogate
+            raise InvalidMessageError(
+                f"the context cannot be packaged: {validation_message(exc)}; "
+                "store text as valid UTF-8"
+            ) from exc
+        exact = counter.count_messages(draft.to_messages())
         if exact <= config.available_tokens:
             return ContextPackage(**fields, total_tokens=exact)
         # Token counts are not exactly additive across block boundaries: make room
@@ -567,10 +675,17 @@ async def abuild_package(
     counter: TokenCounter | None = None,
     now: datetime | None = None,
     extra_items: Sequence[ContextItem] = (),
+    durable_facts: Sequence[Fact] = (),
 ) -> ContextPackage:
     """Async twin of `build_package` (packing is CPU work; it does not block on I/O)."""
     return build_package(
-        state, identity=identity, config=config, counter=counter, now=now, extra_items=extra_items
+        state,
+        identity=identity,
+        config=config,
+        counter=counter,
+        now=now,
+        extra_items=extra_items,
+        durable_facts=durable_facts,
     )
 
 
@@ -600,6 +715,7 @@ def make_pack_context(
     *,
     counter: TokenCounter | None = None,
     clock: Callable[[], datetime] | None = None,
+    retriever: Retriever | None = None,
 ) -> PackContextNode:
     """Make a ``pack_context`` node with its own configuration.
 
@@ -607,9 +723,14 @@ def make_pack_context(
         config: Budgets and texts (defaults to ``MemoryConfig()``).
         counter: Token counter to share with other nodes.
         clock: Returns "now"; tests pass a fixed clock.
+        retriever: Recalls archived turns for the request; by default the one
+            ``config.recall`` names (`memorygraph.retrieval.default_retriever`).
 
     Returns:
         A node ``(state, config, runtime) -> {"context_package": package}``.
+        When the graph has a store, the user's durable facts relevant to the
+        request are packed too, and so are the thread's archived turns that the
+        request recalls.
     """
     memory_config = config or MemoryConfig()
 
@@ -617,16 +738,87 @@ def make_pack_context(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         identity = resolve_identity(runtime.context, config)
+        now = clock() if clock else datetime.now(UTC)
+        durable: list[Fact] = []
+        if runtime.store is not None and memory_config.durable_facts_limit:
+            _, request, _ = _split_request(list(state.get("messages") or ()))
+            durable = search_facts(
+                runtime.store,
+                identity.tenant_id,
+                identity.user_id,
+                message_text(request) if request is not None else "",
+                limit=memory_config.durable_facts_limit,
+                scan=memory_config.durable_scan_limit,
+                now=now,
+            )
+        recalled = _recall(state, identity, runtime.store, memory_config, counter, retriever)
+        # Every input besides the state goes through this one dict, so the
+        # restricted audit record replays exactly what was packed.
+        inputs: dict[str, Sequence[Any]] = {"extra_items": recalled, "durable_facts": durable}
         package = build_package(
             state,
             identity=identity,
             config=memory_config,
             counter=counter or _default_counter(memory_config),
-            now=clock() if clock else None,
+            now=now,
+            **inputs,
         )
+        if runtime.store is not None:
+            _record(runtime.store, package, state, identity, memory_config, now, inputs)
         return {"context_package": package}
 
     return pack_context
+
+
+def _recall(
+    state: Mapping[str, Any],
+    identity: Identity,
+    store: BaseStore | None,
+    config: MemoryConfig,
+    counter: TokenCounter | None,
+    retriever: Retriever | None,
+) -> list[ContextItem]:
+    summary = state.get("summary")
+    if store is None or not isinstance(summary, SessionSummary) or not summary.covered_turns:
+        return []
+    engine = retriever or default_retriever(store, config.recall)
+    _, request, _ = _split_request(list(state.get("messages") or ()))
+    if engine is None or request is None:
+        return []
+    return recall_items(
+        store,
+        (identity.tenant_id, identity.user_id, identity.thread_id),
+        message_text(request),
+        archived=summary.covered_turns,
+        last_id=summary.last_updated_turn_id,
+        retriever=engine,
+        config=config,
+        counter=counter or _default_counter(config),
+    )
+
+
+def _record(
+    store: BaseStore,
+    package: ContextPackage,
+    state: Mapping[str, Any],
+    identity: Identity,
+    config: MemoryConfig,
+    now: datetime,
+    inputs: Mapping[str, Sequence[Any]],
+) -> None:
+    if state.get("context_package") is None:
+        # The thread's first package: record who owns it, for forget_user/forget_tenant.
+        register_thread(store, identity)
+    if config.audit_full_content:
+        record_package_inputs(
+            store,
+            package,
+            state=state,
+            identity=identity,
+            config=config,
+            now=now,
+            **inputs,
+        )
 
 
 pack_context = make_pack_context()

@@ -1,5 +1,13 @@
 """Long-term memory over LangGraph's `BaseStore`: namespaces, facts, archive, audit."""
 
+from memorygraph.store.facts import (
+    aload_facts,
+    aput_facts,
+    asearch_facts,
+    load_facts,
+    put_facts,
+    search_facts,
+)
 from memorygraph.store.namespaces import (
     archive_namespace,
     audit_namespace,
@@ -9,9 +17,15 @@ from memorygraph.store.namespaces import (
 )
 
 __all__ = [
+    "aload_facts",
+    "aput_facts",
     "archive_namespace",
+    "asearch_facts",
     "audit_namespace",
     "facts_namespace",
+    "load_facts",
+    "put_facts",
+    "search_facts",
     "tenant_namespace",
     "user_namespace",
 ]

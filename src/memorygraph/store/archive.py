@@ -19,15 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, GetOp, Item
 
 from memorygraph._turns import message_id, message_text
 from memorygraph.records import ArchivedTurn
 from memorygraph.store.namespaces import archive_namespace
 
-__all__ = ["aarchive_turns", "archive_turns", "aread_archive", "read_archive", "to_archived"]
+__all__ = [
+    "aarchive_turns",
+    "archive_turns",
+    "aread_archive",
+    "aread_archive_range",
+    "read_archive",
+    "read_archive_range",
+    "to_archived",
+]
 
 ThreadKey = tuple[str, str, str]
 """``(tenant_id, user_id, thread_id)``."""
@@ -51,7 +60,11 @@ def to_archived(
             role=message.type,
             speaker=message.name,
             content=message_text(message),
-            created_at=str(message.additional_kwargs.get("created_at") or stamp),
+            created_at=str(
+                message.additional_kwargs.get("created_at")
+                or message.additional_kwargs.get("received_at")
+                or stamp
+            ),
             tool_calls=[dict(call) for call in message.tool_calls]
             if isinstance(message, AIMessage)
             else [],
@@ -63,7 +76,17 @@ def to_archived(
 
 
 def _key(turn: ArchivedTurn) -> str:
-    return f"{turn.seq:010d}"
+    return _seq_key(turn.seq)
+
+
+def _seq_key(seq: int) -> str:
+    return f"{seq:010d}"
+
+
+def _index(store: BaseStore) -> Literal[False] | list[str]:
+    # A store built with a semantic index embeds each turn's text as it is
+    # archived, so recall can search it; other stores are not asked to index.
+    return ["content"] if getattr(store, "index_config", None) else False
 
 
 def archive_turns(
@@ -89,7 +112,7 @@ def archive_turns(
     namespace = archive_namespace(*thread)
     turns = to_archived(messages, start_seq=start_seq, summary_version=summary_version)
     for turn in turns:
-        store.put(namespace, _key(turn), turn.model_dump(mode="json"), index=False)
+        store.put(namespace, _key(turn), turn.model_dump(mode="json"), index=_index(store))
     return turns
 
 
@@ -105,7 +128,7 @@ async def aarchive_turns(
     namespace = archive_namespace(*thread)
     turns = to_archived(messages, start_seq=start_seq, summary_version=summary_version)
     for turn in turns:
-        await store.aput(namespace, _key(turn), turn.model_dump(mode="json"), index=False)
+        await store.aput(namespace, _key(turn), turn.model_dump(mode="json"), index=_index(store))
     return turns
 
 
@@ -129,3 +152,55 @@ async def aread_archive(store: BaseStore, thread: ThreadKey) -> list[ArchivedTur
         turns += [ArchivedTurn.model_validate(item.value) for item in page]
         if len(page) < _PAGE:
             return sorted(turns, key=lambda turn: turn.seq)
+
+
+def _range_ops(thread: ThreadKey, start: int, stop: int) -> list[GetOp]:
+    namespace = archive_namespace(*thread)
+    return [GetOp(namespace, _seq_key(seq)) for seq in range(start, stop)]
+
+
+def _contiguous(items: Sequence[object]) -> list[ArchivedTurn]:
+    turns: list[ArchivedTurn] = []
+    for item in items:
+        if not isinstance(item, Item):
+            break  # a gap: the turns after it are not trusted to follow on
+        turns.append(ArchivedTurn.model_validate(item.value))
+    return turns
+
+
+def read_archive_range(
+    store: BaseStore, thread: ThreadKey, start: int, stop: int
+) -> list[ArchivedTurn]:
+    """Read the turns at positions ``start`` to ``stop - 1``, in one batch.
+
+    Args:
+        store: The LangGraph store.
+        thread: ``(tenant_id, user_id, thread_id)``.
+        start: The first position to read.
+        stop: One past the last position.
+
+    Returns:
+        The turns in order, up to the first position the archive does not hold.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> from langgraph.store.memory import InMemoryStore
+        >>> store = InMemoryStore()
+        >>> thread = ("acme", "ana", "t1")
+        >>> _ = archive_turns(store, thread, [HumanMessage(w, id=w) for w in "abc"],
+        ...                   start_seq=0, summary_version=1)
+        >>> [t.id for t in read_archive_range(store, thread, 1, 5)]
+        ['b', 'c']
+    """
+    if stop <= start:
+        return []
+    return _contiguous(store.batch(_range_ops(thread, start, stop)))
+
+
+async def aread_archive_range(
+    store: BaseStore, thread: ThreadKey, start: int, stop: int
+) -> list[ArchivedTurn]:
+    """Async twin of `read_archive_range`."""
+    if stop <= start:
+        return []
+    return _contiguous(await store.abatch(_range_ops(thread, start, stop)))

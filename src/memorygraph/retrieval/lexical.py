@@ -1,0 +1,159 @@
+"""`LexicalRetriever`: BM25 over the archived turns, with bm25s, offline and fast.
+
+Each turn is indexed with its speaker, its own words and the words of the turns
+just before and after it in the same session. A question is often answered in
+the turn after the one that shares its words ("What did you take away from
+it?" / "It taught me self-acceptance..."), and an answer often only makes
+sense after its question: indexing each turn with its neighbours finds both.
+
+Words are lowercased, English stopwords dropped (bm25s's longer list: question
+words such as "what" and "did" carry no topic) and the rest stemmed (Snowball,
+through PyStemmer). A turn's own words count twice, its neighbours' once.
+Each turn is tokenized once; when the archive grows only the new turns are
+tokenized, and the index is rebuilt from the cached tokens
+(about 40 ms for 700 turns). Scoring a request against it takes well under a
+millisecond.
+
+Example:
+    >>> from memorygraph.records import ArchivedTurn
+    >>> from memorygraph.retrieval.transcript import Transcript
+    >>> transcript = Transcript(("acme", "ana", "t1"))
+    >>> transcript.extend([
+    ...     ArchivedTurn(id=f"m{i}", seq=i, role="human", speaker=who, content=text,
+    ...                  created_at="2024-03-01T10:00:00", summary_version=1)
+    ...     for i, (who, text) in enumerate([
+    ...         ("Ana", "I adopted a cat called Miso."),
+    ...         ("Bo", "Lovely! I went hiking in the Alps."),
+    ...         ("Ana", "Miso loves sleeping on my keyboard."),
+    ...     ])
+    ... ])
+    >>> scores = LexicalRetriever().score(transcript, "Where did Bo go hiking?")
+    >>> [round(float(s), 2) for s in scores]
+    [0.09, 1.0, 0.09]
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from memorygraph.retrieval.base import Scores, normalize_max
+
+if TYPE_CHECKING:
+    from langgraph.store.base import BaseStore
+
+    from memorygraph.records import ArchivedTurn
+    from memorygraph.retrieval.transcript import Transcript
+
+__all__ = ["LexicalRetriever", "tokenize"]
+
+_STEMMERS = threading.local()  # a Stemmer object must not be shared between threads
+
+
+def _stemmer() -> Any:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Split texts into lowercased, stemmed words, English stopwords left out.
+
+    Example:
+        >>> tokenize(["She was painting sunsets", "the of and"])
+        [['paint', 'sunset'], []]
+    """
+    if not texts:
+        return []
+    tokens: list[list[str]] = bm25s.tokenize(
+        texts,
+        stopwords="en_plus",
+        stemmer=_stemmer().stemWords,
+        return_ids=False,
+        show_progress=False,
+    )
+    return tokens
+
+
+@dataclass
+class _Index:
+    own: list[list[str]] = field(default_factory=list)  # each turn's speaker and words
+    words: list[list[str]] = field(default_factory=list)  # each turn's words only
+    size: int = 0  # how many turns the BM25 index covers
+    bm25: Any = None
+
+
+def _turn_text(turn: ArchivedTurn) -> str:
+    return turn.content
+
+
+class LexicalRetriever:
+    """BM25 (Lucene's variant, via bm25s) over a transcript, each turn with its neighbours.
+
+    Args:
+        k1: BM25 term-frequency saturation.
+        b: BM25 length normalization.
+        context: Whether a turn is indexed with the words of the turns just
+            before and after it in its session.
+    """
+
+    name = "bm25"
+
+    def __init__(self, *, k1: float = 1.5, b: float = 0.75, context: bool = True) -> None:
+        self.k1 = k1
+        self.b = b
+        self.context = context
+        self._key = f"lexical:{k1}:{b}:{context}"
+
+    def _index(self, transcript: Transcript) -> _Index:
+        with transcript.lock:
+            index: _Index = transcript.derived.setdefault(self._key, _Index())
+            if index.size == len(transcript) and index.bm25 is not None:
+                return index
+            new = transcript.turns[len(index.own) :]
+            speakers = tokenize([turn.speaker or "" for turn in new])
+            words = tokenize([_turn_text(turn) for turn in new])
+            index.words += words
+            index.own += [s + w for s, w in zip(speakers, words, strict=True)]
+            docs = [self._document(transcript, index, seq) for seq in range(len(transcript))]
+            bm25 = bm25s.BM25(k1=self.k1, b=self.b)
+            bm25.index(docs, show_progress=False)
+            index.bm25 = bm25
+            index.size = len(transcript)
+            return index
+
+    def _document(self, transcript: Transcript, index: _Index, seq: int) -> list[str]:
+        # The turn's own words count twice: a turn that says it outranks the
+        # neighbour that only stands next to it.
+        doc = index.own[seq] * 2
+        if self.context:
+            session = transcript.sessions[seq]
+            for other in (seq - 1, seq + 1):
+                if 0 <= other < len(transcript) and transcript.sessions[other] == session:
+                    doc += index.words[other]
+        return doc
+
+    def score(
+        self, transcript: Transcript, query: str, *, store: BaseStore | None = None
+    ) -> Scores:
+        """Score every turn against the query (see `Retriever.score`)."""
+        if not len(transcript):
+            return np.zeros(0)
+        index = self._index(transcript)
+        (terms,) = tokenize([query])
+        ids = index.bm25.get_tokens_ids(terms)
+        if not ids:
+            return np.zeros(len(transcript))
+        return normalize_max(index.bm25.get_scores_from_ids(ids))
+
+    async def ascore(
+        self, transcript: Transcript, query: str, *, store: BaseStore | None = None
+    ) -> Scores:
+        """Async twin of `score` (CPU work only)."""
+        return self.score(transcript, query, store=store)

@@ -1,0 +1,237 @@
+"""`Transcript`: a thread's archived turns, held in process and grown as the archive grows.
+
+The store's transcript archive is the source of truth. Reading all of it for
+every request would cost a store round trip per turn ever folded, so each
+process keeps a copy per thread and reads only what is new: the checkpoint
+says how many turns the archive holds for this state (the summary's
+``covered_turns``) and which turn was folded last, and the copy catches up
+with one batched read when it is behind. When the last folded turn is not the
+one the copy holds at that position (another branch of a forked thread wrote
+the archive), the copy is read again from the store. So the copy is correct
+in any process, after a restart, and for forks.
+
+Copies are kept per store object and per ``(tenant_id, user_id, thread_id)``:
+a lookup can only ever return the turns of the namespace it names.
+
+Example:
+    >>> from langchain_core.messages import HumanMessage
+    >>> from langgraph.store.memory import InMemoryStore
+    >>> from memorygraph.store.archive import archive_turns
+    >>> store = InMemoryStore()
+    >>> thread = ("acme", "ana", "t1")
+    >>> _ = archive_turns(store, thread, [HumanMessage("hi", id="h1", name="Ana")],
+    ...                   start_seq=0, summary_version=1)
+    >>> transcript = load_transcript(store, thread, archived=1, last_id="h1")
+    >>> [(turn.speaker, turn.content) for turn in transcript.turns]
+    [('Ana', 'hi')]
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from langgraph.store.base import BaseStore
+
+from memorygraph.records import ArchivedTurn
+from memorygraph.store.archive import (
+    aread_archive,
+    aread_archive_range,
+    read_archive,
+    read_archive_range,
+)
+from memorygraph.timestamps import parse_timestamp
+
+__all__ = [
+    "SESSION_GAP",
+    "Transcript",
+    "TranscriptCache",
+    "aload_transcript",
+    "load_transcript",
+]
+
+ThreadKey = tuple[str, str, str]
+
+SESSION_GAP = timedelta(minutes=30)
+"""A pause longer than this between two turns starts a new session."""
+
+
+@dataclass(eq=False)
+class Transcript:
+    """A thread's archived turns, oldest first, with what retrieval derives from them.
+
+    Attributes:
+        thread: ``(tenant_id, user_id, thread_id)``.
+        turns: The archived turns; ``turns[i].seq == i``.
+        times: When each turn was said, when its ``created_at`` can be read.
+        sessions: The session each turn belongs to, counting from 0. A session
+            ends where the date changes or the conversation pauses for more
+            than `SESSION_GAP`.
+        derived: What retrievers keep between requests (token lists, vectors),
+            under a key of their own. Cleared when the transcript is read again.
+        lock: Held while the transcript or ``derived`` changes.
+    """
+
+    thread: ThreadKey
+    turns: list[ArchivedTurn] = field(default_factory=list)
+    times: list[datetime | None] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
+    derived: dict[str, Any] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _starts: list[int] = field(default_factory=list, repr=False)  # first position of each session
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def extend(self, turns: Sequence[ArchivedTurn]) -> None:
+        """Append turns that follow on from the last one held.
+
+        Raises:
+            ValueError: When a turn's position is not the next one.
+        """
+        for turn in turns:
+            if turn.seq != len(self.turns):
+                raise ValueError(f"turn {turn.id} is at position {turn.seq}, not {len(self.turns)}")
+            moment = parse_timestamp(turn.created_at)
+            previous = self.times[-1] if self.times else None
+            session = self.sessions[-1] if self.sessions else 0
+            if self.turns and _new_session(_comparable(previous), _comparable(moment)):
+                session += 1
+            if not self._starts or session != self.sessions[-1]:
+                self._starts.append(len(self.turns))
+            self.turns.append(turn)
+            self.times.append(moment)
+            self.sessions.append(session)
+
+    def session_starts(self, size: int | None = None) -> list[int]:
+        """The first position of each session, among the first ``size`` turns."""
+        stop = len(self) if size is None else size
+        return [start for start in self._starts if start < stop]
+
+    def session_span(self, seq: int) -> tuple[int, int]:
+        """Return the first and last position of the session that holds ``seq``."""
+        session = self.sessions[seq]
+        first = self._starts[session]
+        last = self._starts[session + 1] - 1 if session + 1 < len(self._starts) else len(self) - 1
+        return first, last
+
+
+def _comparable(moment: datetime | None) -> datetime | None:
+    # Naive and aware times cannot be compared; a naive time is taken as UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _new_session(previous: datetime | None, moment: datetime | None) -> bool:
+    if previous is None or moment is None:
+        return False
+    return moment.date() != previous.date() or abs(moment - previous) > SESSION_GAP
+
+
+class TranscriptCache:
+    """Transcripts per store and thread, least recently used dropped first.
+
+    Args:
+        max_threads: The most threads kept per store.
+    """
+
+    def __init__(self, max_threads: int = 256) -> None:
+        self._max_threads = max_threads
+        self._stores: weakref.WeakKeyDictionary[BaseStore, OrderedDict[ThreadKey, Transcript]]
+        self._stores = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _slot(self, store: BaseStore, thread: ThreadKey) -> Transcript:
+        with self._lock:
+            threads = self._stores.setdefault(store, OrderedDict())
+            transcript = threads.get(thread)
+            if transcript is None:
+                transcript = threads[thread] = Transcript(thread)
+            threads.move_to_end(thread)
+            while len(threads) > self._max_threads:
+                threads.popitem(last=False)
+            return transcript
+
+    def _replace(
+        self, store: BaseStore, thread: ThreadKey, turns: list[ArchivedTurn]
+    ) -> Transcript:
+        fresh = Transcript(thread)
+        # Only the turns that follow on from position 0: after a gap, what the
+        # archive holds is not known to belong to this branch of the thread.
+        fresh.extend([turn for position, turn in enumerate(turns) if turn.seq == position])
+        with self._lock:
+            self._stores.setdefault(store, OrderedDict())[thread] = fresh
+        return fresh
+
+    def get(
+        self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
+    ) -> Transcript:
+        """Return the thread's transcript, holding at least ``archived`` turns if the store does.
+
+        Args:
+            store: The store that holds the archive.
+            thread: ``(tenant_id, user_id, thread_id)``.
+            archived: How many turns the archive holds for the caller's state.
+            last_id: The id of the turn at position ``archived - 1``.
+
+        Returns:
+            The transcript. It may hold more turns than ``archived`` (a fork of
+            an older checkpoint): callers only use the first ``archived``.
+        """
+        transcript = self._slot(store, thread)
+        with transcript.lock:
+            if _behind(transcript, archived):
+                transcript.extend(read_archive_range(store, thread, len(transcript), archived))
+            if _agrees(transcript, archived, last_id):
+                return transcript
+        return self._replace(store, thread, read_archive(store, thread))
+
+    async def aget(
+        self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
+    ) -> Transcript:
+        """Async twin of `get`."""
+        transcript = self._slot(store, thread)
+        if _behind(transcript, archived):
+            turns = await aread_archive_range(store, thread, len(transcript), archived)
+            with transcript.lock:
+                if turns and turns[0].seq == len(transcript):
+                    transcript.extend(turns)
+        if _agrees(transcript, archived, last_id):
+            return transcript
+        return self._replace(store, thread, await aread_archive(store, thread))
+
+
+def _behind(transcript: Transcript, archived: int) -> bool:
+    return len(transcript) < archived
+
+
+def _agrees(transcript: Transcript, archived: int, last_id: str | None) -> bool:
+    if archived == 0 or last_id is None:
+        return True
+    return len(transcript) >= archived and transcript.turns[archived - 1].id == last_id
+
+
+_DEFAULT_CACHE = TranscriptCache()
+
+
+def load_transcript(
+    store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None = None
+) -> Transcript:
+    """Return a thread's transcript from the process-wide cache, caught up with the store.
+
+    See `TranscriptCache.get`.
+    """
+    return _DEFAULT_CACHE.get(store, thread, archived=archived, last_id=last_id)
+
+
+async def aload_transcript(
+    store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None = None
+) -> Transcript:
+    """Async twin of `load_transcript`."""
+    return await _DEFAULT_CACHE.aget(store, thread, archived=archived, last_id=last_id)

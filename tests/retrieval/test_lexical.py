@@ -1,0 +1,96 @@
+"""BM25 over the archive: the right turn first, neighbours in the index, growth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memorygraph.records import ArchivedTurn
+from memorygraph.retrieval import LexicalRetriever
+from memorygraph.retrieval.lexical import tokenize
+from tests.retrieval.kit import transcript_of, turns
+
+CHAT = turns(
+    ("Ana", "I adopted a kitten last week, her name is Miso."),
+    ("Bo", "So cute! I finally finished the oil painting of the harbour."),
+    ("Ana", "Which colours did you use?"),
+    ("Bo", "Mostly ultramarine and burnt sienna."),
+    ("Ana", "I signed up for a pottery class on Thursdays."),
+    ("Bo", "Nice, I am training for the Lisbon marathon."),
+)
+
+
+def best(scores: np.ndarray, k: int = 1) -> list[str]:
+    return [CHAT[int(i)].id for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_tokenize_lowercases_stems_and_drops_stopwords() -> None:
+    assert tokenize(["The Paintings were PAINTED"]) == [["paint", "paint"]]
+    assert tokenize([]) == []
+
+
+def test_the_turn_that_shares_the_rare_words_ranks_first() -> None:
+    retriever = LexicalRetriever()
+    transcript = transcript_of(CHAT)
+    assert best(retriever.score(transcript, "What is the name of Ana's kitten?")) == ["m0"]
+    assert best(retriever.score(transcript, "Which marathon is Bo training for?")) == ["m5"]
+    assert best(retriever.score(transcript, "When is the pottery class?")) == ["m4"]
+
+
+def test_scores_are_relative_to_the_best_turn() -> None:
+    scores = LexicalRetriever().score(transcript_of(CHAT), "pottery")
+    assert scores.max() == 1.0
+    assert scores.min() >= 0.0
+    assert LexicalRetriever().score(transcript_of(CHAT), "zebra").tolist() == [0.0] * len(CHAT)
+
+
+def test_an_answer_is_found_through_the_question_before_it() -> None:
+    # "ultramarine" is only in the answer; "colours" only in the question before it.
+    query = "What colours were used for the harbour painting?"
+    with_context = LexicalRetriever().score(transcript_of(CHAT), query)
+    without = LexicalRetriever(context=False).score(transcript_of(CHAT), query)
+    assert with_context[3] > 0
+    assert without[3] == 0
+
+
+def test_neighbours_do_not_cross_sessions() -> None:
+    day_one = turns(("Ana", "Any plans?"), date="2024-03-01T10:00:00")
+    day_two = [
+        ArchivedTurn(
+            id="m1",
+            seq=1,
+            role="human",
+            speaker="Bo",
+            content="Fixing my bike.",
+            created_at="2024-03-05T10:00:00",
+            summary_version=1,
+        )
+    ]
+    transcript = transcript_of(day_one + day_two)
+    assert transcript.sessions == [0, 1]
+    assert LexicalRetriever().score(transcript, "plans")[1] == 0.0
+
+
+def test_the_index_grows_with_the_transcript_and_tokenizes_only_new_turns() -> None:
+    retriever = LexicalRetriever()
+    transcript = transcript_of(CHAT[:3])
+    assert retriever.score(transcript, "marathon").tolist() == [0.0, 0.0, 0.0]
+    index = transcript.derived[retriever._key]
+    first_tokens = index.own[0]
+    transcript.extend(CHAT[3:])
+    scores = retriever.score(transcript, "marathon")
+    assert len(scores) == len(CHAT)
+    assert best(scores) == ["m5"]
+    assert transcript.derived[retriever._key].own[0] is first_tokens
+    assert transcript.derived[retriever._key].size == len(CHAT)
+
+
+def test_an_empty_transcript_scores_nothing() -> None:
+    assert LexicalRetriever().score(transcript_of([]), "anything").size == 0
+
+
+async def test_async_scores_match() -> None:
+    transcript = transcript_of(CHAT)
+    retriever = LexicalRetriever()
+    assert (await retriever.ascore(transcript, "pottery")).tolist() == retriever.score(
+        transcript, "pottery"
+    ).tolist()

@@ -1,0 +1,151 @@
+"""Recall from the archive: passages with neighbours, dates, "when" questions, the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+from langgraph.store.memory import InMemoryStore
+
+from memorygraph import MemoryConfig, TokenCounter
+from memorygraph.records import ArchivedTurn
+from memorygraph.retrieval import LexicalRetriever, expand_hits, rank_turns, recall_items
+from memorygraph.store.archive import archive_turns
+from tests.retrieval.kit import THREAD, said, transcript_of, turns
+
+COUNTER = TokenCounter()
+
+
+def archive(store: InMemoryStore, *messages: object, thread: tuple[str, str, str] = THREAD) -> int:
+    archive_turns(store, thread, list(messages), start_seq=0, summary_version=1)  # type: ignore[arg-type]
+    return len(messages)
+
+
+def recall(store: InMemoryStore, query: str, archived: int, **options: object) -> list:  # type: ignore[type-arg]
+    return recall_items(
+        store,
+        options.pop("thread", THREAD),  # type: ignore[arg-type]
+        query,
+        archived=archived,
+        last_id=None,
+        retriever=LexicalRetriever(),
+        config=MemoryConfig(**options),  # type: ignore[arg-type]
+        counter=COUNTER,
+    )
+
+
+def test_a_hit_comes_back_with_its_neighbours_and_its_date() -> None:
+    store = InMemoryStore()
+    n = archive(
+        store,
+        said("Any weekend plans?", "Bo", "1:56 pm on 8 May, 2023"),
+        said("I'm going to a pottery workshop in Porto.", "Ana", "1:56 pm on 8 May, 2023"),
+        said("Sounds fun, send pictures!", "Bo", "1:56 pm on 8 May, 2023"),
+        said("My cat knocked over a plant.", "Ana", "10:00 am on 20 June, 2023"),
+    )
+    (first, *_) = recall(store, "Where is the pottery workshop?", n)
+    assert first.kind == "recalled"
+    assert first.content == (
+        "Bo: Any weekend plans?\n"
+        "Ana: I'm going to a pottery workshop in Porto.\n"
+        "Bo: Sounds fun, send pictures!"
+    )
+    assert first.metadata["date"] == "Mon 8 May 2023, 13:56"
+    assert len(first.metadata["turn_ids"]) == 3
+    assert first.trust_level == "user_claimed"
+
+
+def test_neighbours_stop_at_the_session_and_can_be_turned_off() -> None:
+    store = InMemoryStore()
+    n = archive(
+        store,
+        said("We moved to Lisbon.", when="2023-05-08T10:00:00"),
+        said("I started learning the cello.", when="2023-06-20T10:00:00"),
+    )
+    (only,) = recall(store, "cello", n)
+    assert only.content == "Ana: I started learning the cello."
+    store2 = InMemoryStore()
+    n = archive(store2, said("one"), said("cello time"), said("three"))
+    best = min(recall(store2, "cello", n, recall_neighbours=0), key=lambda item: item.rank)
+    assert best.content == "Ana: cello time"
+
+
+def test_nothing_is_recalled_for_no_match_an_empty_archive_or_an_empty_request() -> None:
+    store = InMemoryStore()
+    n = archive(store, said("We moved to Lisbon."))
+    assert recall(store, "zebra", n) == []
+    assert recall(store, "", n) == []
+    assert recall(store, "Lisbon", 0) == []
+
+
+def test_only_the_archived_turns_the_state_knows_are_searched() -> None:
+    # A fork of an older checkpoint: the archive holds a turn its state has not folded.
+    store = InMemoryStore()
+    archive(store, said("We moved to Lisbon."), said("Then we moved to Oslo."))
+    assert [i.content for i in recall(store, "Oslo", 1)] == []
+
+
+def test_candidates_stop_at_about_the_whole_budget() -> None:
+    store = InMemoryStore()
+    n = archive(store, *[said(f"Story {i} about the garden and the roses.") for i in range(200)])
+    items = recall(store, "garden roses", n, token_budget=600, output_reserve=100)
+    assert 0 < sum(item.tokens for item in items) < 500 + 200
+    assert len({item.id for item in items}) == len(items)
+
+
+def test_passages_of_one_session_share_a_header_in_the_estimate() -> None:
+    store = InMemoryStore()
+    n = archive(
+        store,
+        *[said(f"Line {i} mentions {'apples' if i % 4 == 0 else 'pears'}.") for i in range(12)],
+    )
+    items = recall(store, "apples", n, recall_neighbours=0)
+    first, *rest = sorted(items, key=lambda item: item.rank)
+    assert "apples" in first.content and rest
+    assert all(item.tokens < first.tokens for item in rest)  # only the best pays the header
+
+
+def test_when_questions_favour_turns_that_say_when() -> None:
+    transcript = transcript_of(
+        turns(("Ana", "The concert was amazing."), ("Ana", "I went to the concert yesterday."))
+    )
+    scores = np.array([1.0, 1.0])
+    assert rank_turns(transcript, scores, "When did Ana go to the concert?")[0] == 1
+    assert rank_turns(transcript, scores, "How was the concert?")[0] == 1  # ties: the newest
+
+
+def test_a_session_that_matches_as_a_whole_lifts_its_turns() -> None:
+    day = [
+        ArchivedTurn(
+            id=f"d{i}", seq=i, role="human", content=text, created_at=date, summary_version=1
+        )
+        for i, (text, date) in enumerate(
+            [
+                ("I love hiking", "2024-01-01T10:00"),
+                ("the trail was muddy", "2024-01-01T10:01"),
+                ("hiking boots broke", "2024-01-01T10:02"),
+                ("hiking once, long ago", "2024-02-01T10:00"),
+            ]
+        )
+    ]
+    transcript = transcript_of(day)
+    scores = np.array([0.9, 0.1, 0.9, 0.9])
+    order = rank_turns(transcript, scores, "hiking")
+    assert order.index(0) < order.index(3)
+
+
+def test_expand_hits_never_repeats_a_turn() -> None:
+    transcript = transcript_of(turns(*[("Ana", f"t{i}") for i in range(6)]))
+    passages = expand_hits(transcript, [2, 3, 0, 5], neighbours=1)
+    seen = [p for passage in passages for p in passage.positions]
+    assert len(seen) == len(set(seen))
+    assert [(p.first, p.last) for p in passages] == [(1, 3), (0, 0), (4, 5)]
+
+
+def test_another_threads_archive_is_never_recalled() -> None:
+    store = InMemoryStore()
+    archive(store, said("Ana's secret code is 4411."), thread=("acme", "ana", "t1"))
+    archive(store, said("nothing here"), thread=("acme", "ana", "t2"))
+    archive(store, said("nothing here"), thread=("acme", "bo", "t1"))
+    archive(store, said("nothing here"), thread=("globex", "ana", "t1"))
+    for thread in [("acme", "ana", "t2"), ("acme", "bo", "t1"), ("globex", "ana", "t1")]:
+        assert recall(store, "secret code", 1, thread=thread) == []
+    assert recall(store, "secret code", 1, thread=("acme", "ana", "t1"))
