@@ -112,24 +112,26 @@ def test_when_questions_favour_turns_that_say_when() -> None:
     assert rank_turns(transcript, scores, "How was the concert?")[0] == 1  # ties: the newest
 
 
-def test_a_session_that_matches_as_a_whole_lifts_its_turns() -> None:
+def test_a_session_that_matches_well_lifts_its_other_turns() -> None:
     day = [
         ArchivedTurn(
             id=f"d{i}", seq=i, role="human", content=text, created_at=date, summary_version=1
         )
         for i, (text, date) in enumerate(
             [
-                ("I love hiking", "2024-01-01T10:00"),
+                ("I love hiking in the Alps", "2024-01-01T10:00"),
                 ("the trail was muddy", "2024-01-01T10:01"),
-                ("hiking boots broke", "2024-01-01T10:02"),
-                ("hiking once, long ago", "2024-02-01T10:00"),
+                ("a walk in the park", "2024-02-01T10:00"),
+                ("hiking once, long ago", "2024-02-01T10:01"),
             ]
         )
     ]
     transcript = transcript_of(day)
-    scores = np.array([0.9, 0.1, 0.9, 0.9])
+    scores = np.array([0.9, 0.3, 0.3, 0.4])
     order = rank_turns(transcript, scores, "hiking")
-    assert order.index(0) < order.index(3)
+    assert order[0] == 0
+    assert order.index(1) < order.index(3)  # 0.3 in a strong session beats 0.4 in a weak one
+    assert rank_turns(transcript, scores, "hiking", session_weight=0.0)[:2] == [0, 3]
 
 
 def test_expand_hits_never_repeats_a_turn() -> None:
