@@ -528,3 +528,31 @@ def test_fuzz_the_extractor_raises_only_memorygraph_errors(
     except MemoryGraphError:
         return
     update.state_update({"messages": messages, "facts": facts})
+
+
+def test_a_lone_surrogate_that_got_past_the_reducer_cannot_break_the_packer() -> None:
+    """Found by the fuzz: facts from the store, extra items and drop-in states skip the reducer."""
+    bad = "caf\ud800e"
+    who = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
+    call = {"name": "f", "args": {"q": bad}, "id": "c1"}
+    state = {
+        "messages": [
+            AIMessage(bad, tool_calls=[call], id="a1"),
+            ToolMessage(bad, tool_call_id="c1", id="t1"),
+            HumanMessage(bad, id="h1"),
+        ],
+        "facts": [Fact(id="f1", key="note", value=bad, subject=bad)],
+    }
+    extra = ContextItem(
+        id=bad, kind="recalled", content=bad, priority=Priority.HIGH, tokens=3, source=bad
+    )
+    package = build_package(
+        state,
+        identity=who,
+        config=MemoryConfig(),
+        extra_items=[extra],
+        durable_facts=[Fact(id="d1", key="likes", value=bad, scope="user")],
+    )
+    rendered = "".join(str(m.content) for m in package.to_messages())
+    rendered.encode("utf-8")  # sendable
+    assert "caf\ufffde" in rendered

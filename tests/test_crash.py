@@ -153,9 +153,6 @@ def _kill_when_stuck(crashes: list[Crash]) -> None:
                 crash.process.kill()
             raise AssertionError(f"workers never reached {[c.point for c in waiting]}")
         time.sleep(0.05)
-    for crash in crashes:
-        if crash.process.stderr:
-            crash.process.stderr.close()
 
 
 def _backends(request: pytest.FixtureRequest, folder: Path) -> dict[str, Callable[[], str]]:
@@ -180,11 +177,18 @@ def crashes(
     """
     folder = tmp_path_factory.mktemp("crash")
     started: dict[str, Crash] = {}
-    for backend, url in _backends(request, folder).items():
-        started[f"{backend}-approval"] = _launch_approval(url(), folder)
-        for point, durability in CRASHES:
-            started[f"{backend}-{point}-{durability}"] = _launch(url(), point, durability, folder)
-    _kill_when_stuck(list(started.values()))
+    try:
+        for backend, url in _backends(request, folder).items():
+            started[f"{backend}-approval"] = _launch_approval(url(), folder)
+            for point, durability in CRASHES:
+                crash = _launch(url(), point, durability, folder)
+                started[f"{backend}-{point}-{durability}"] = crash
+        _kill_when_stuck(list(started.values()))
+    finally:  # whatever happened, no worker outlives the fixture
+        for crash in started.values():
+            if crash.process.poll() is None:
+                crash.process.kill()
+            crash.process.communicate()
     return started
 
 

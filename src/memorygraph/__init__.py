@@ -19,6 +19,7 @@ from memorygraph.errors import (
     MemoryGraphError,
     ReplayError,
     ResumeValueError,
+    ThreadBusyError,
 )
 from memorygraph.forget import (
     ForgetReport,
@@ -79,6 +80,7 @@ __all__ = [
     "ResumeValueError",
     "SessionSummary",
     "TaskState",
+    "ThreadBusyError",
     "TokenCounter",
     "TokenUsage",
     "TrustLevel",

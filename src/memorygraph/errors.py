@@ -15,6 +15,7 @@ catch either::
         ├── EncodingError (RuntimeError)          a bundled token encoding is missing or corrupt
         ├── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
         ├── CorruptStateError (RuntimeError)      a thread's stored checkpoint cannot be loaded
+        ├── ThreadBusyError (RuntimeError)        another run held the thread for too long
         └── ReplayError (RuntimeError)            a logged package cannot be rebuilt for replay
 
 Example:
@@ -45,6 +46,7 @@ __all__ = [
     "MemoryGraphError",
     "ReplayError",
     "ResumeValueError",
+    "ThreadBusyError",
 ]
 
 
@@ -118,6 +120,10 @@ class CorruptStateError(MemoryGraphError, RuntimeError):
             "will not start the thread afresh: restore the database from a backup, or "
             "forget the thread to start it again"
         )
+
+
+class ThreadBusyError(MemoryGraphError, RuntimeError):
+    """Another run on the same thread did not end in time; a thread takes one turn at a time."""
 
 
 class ReplayError(MemoryGraphError, RuntimeError):

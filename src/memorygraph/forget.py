@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,8 +121,10 @@ def _owner(
     thread_id: str, values: dict[str, Any], tenant_id: str | None, user_id: str | None
 ) -> tuple[str, str]:
     package = values.get("context_package")
-    if tenant_id is None and isinstance(package, ContextPackage):
-        tenant_id, user_id = package.tenant_id, user_id or package.user_id
+    if isinstance(package, ContextPackage):
+        package = {"tenant_id": package.tenant_id, "user_id": package.user_id}
+    if tenant_id is None and isinstance(package, Mapping):  # or plain data, from some savers
+        tenant_id, user_id = package.get("tenant_id") or None, user_id or package.get("user_id")
     if tenant_id is None or user_id is None:
         raise IdentityError(
             f"cannot tell which tenant and user own thread {thread_id!r} (it has no saved "

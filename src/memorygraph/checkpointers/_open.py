@@ -6,7 +6,15 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    AsyncExitStack,
+    ExitStack,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -15,6 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore, IndexConfig
 from langgraph.store.memory import InMemoryStore
 
+from memorygraph.checkpointers._file_lock import asetup_lock, setup_lock
 from memorygraph.checkpointers._serde import memorygraph_serializer
 from memorygraph.checkpointers._urls import parse_url as _parse_url
 from memorygraph.checkpointers._urls import redact_url, scrub_secrets
@@ -210,6 +219,16 @@ def _prepare_sqlite_path(path: str) -> None:
         _sqlite_error(path, exc)
 
 
+# LangGraph's SQLite setup() runs migrations that race when two processes open a
+# new file at once ("UNIQUE constraint failed: store_migrations.v").
+def _sqlite_setup(path: str) -> AbstractContextManager[None]:
+    return nullcontext() if path == ":memory:" else setup_lock(path)
+
+
+def _asqlite_setup(path: str) -> AbstractAsyncContextManager[None]:
+    return nullcontext() if path == ":memory:" else asetup_lock(path)
+
+
 def _sqlite_connect(path: str, stack: ExitStack, *, autocommit: bool) -> sqlite3.Connection:
     _prepare_sqlite_path(path)
     try:
@@ -220,8 +239,9 @@ def _sqlite_connect(path: str, stack: ExitStack, *, autocommit: bool) -> sqlite3
         else:
             conn = sqlite3.connect(path, check_same_thread=False)
         stack.callback(conn.close)
-        conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:
+        with _sqlite_setup(path):  # switching a new file to WAL races too
+            conn.execute("PRAGMA journal_mode=WAL")
+    except (sqlite3.Error, TimeoutError) as exc:
         _sqlite_error(path, exc)
     return conn
 
@@ -238,8 +258,9 @@ async def _asqlite_connect(
         else:
             conn = await aiosqlite.connect(path)
         stack.push_async_callback(conn.close)
-        await conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:
+        async with _asqlite_setup(path):
+            await conn.execute("PRAGMA journal_mode=WAL")
+    except (sqlite3.Error, TimeoutError) as exc:
         _sqlite_error(path, exc)
     return conn
 
@@ -251,8 +272,9 @@ def _open_sqlite_saver(path: str, stack: ExitStack) -> BaseCheckpointSaver[str]:
         _sqlite_connect(path, stack, autocommit=False), serde=memorygraph_serializer()
     )
     try:
-        saver.setup()
-    except sqlite3.Error as exc:
+        with _sqlite_setup(path):
+            saver.setup()
+    except (sqlite3.Error, TimeoutError) as exc:
         _sqlite_error(path, exc)
     return saver
 
@@ -263,8 +285,9 @@ async def _aopen_sqlite_saver(path: str, stack: AsyncExitStack) -> BaseCheckpoin
     conn = await _asqlite_connect(path, stack, autocommit=False)
     saver = AsyncSqliteSaver(conn, serde=memorygraph_serializer())
     try:
-        await saver.setup()
-    except sqlite3.Error as exc:
+        async with _asqlite_setup(path):
+            await saver.setup()
+    except (sqlite3.Error, TimeoutError) as exc:
         _sqlite_error(path, exc)
     return saver
 
@@ -296,8 +319,9 @@ def _open_sqlite_store(path: str, stack: ExitStack, index: IndexConfig | None) -
     conn = _sqlite_connect(path, stack, autocommit=True)
     store = SqliteStore(conn, index=_sqlite_index(index))
     try:
-        store.setup()
-    except (sqlite3.Error, AttributeError) as exc:
+        with _sqlite_setup(path):
+            store.setup()
+    except (sqlite3.Error, AttributeError, TimeoutError) as exc:
         _store_setup_error(path, exc)
     return store
 
@@ -310,8 +334,9 @@ async def _aopen_sqlite_store(
     conn = await _asqlite_connect(path, stack, autocommit=True)
     store = AsyncSqliteStore(conn, index=_sqlite_index(index))
     try:
-        await store.setup()
-    except (sqlite3.Error, AttributeError) as exc:
+        async with _asqlite_setup(path):
+            await store.setup()
+    except (sqlite3.Error, AttributeError, TimeoutError) as exc:
         _store_setup_error(path, exc)
     return store
 

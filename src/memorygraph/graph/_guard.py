@@ -16,7 +16,9 @@ refused with an `IdentityError` that does not say whose it is.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 import types
 from collections.abc import Mapping
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
@@ -120,6 +122,17 @@ def check_values(thread_id: str, values: Mapping[str, Any]) -> None:
             )
 
 
+class _MissingValue(CorruptStateError):
+    """A channel's value is missing: corrupt, or read while another run pruned it."""
+
+
+# A run on the same thread in another process can prune the checkpoint being
+# read (PostgresSaver reads a checkpoint's row and its blobs apart); reading the
+# thread's latest checkpoint again then succeeds. Damage stays damaged.
+_MISSING_RETRIES = 3
+_RETRY_SECONDS = 0.05
+
+
 def _check_tuple(thread_id: str, saved: CheckpointTuple, *, typed: bool) -> dict[str, Any]:
     checkpoint = saved.checkpoint
     try:
@@ -130,7 +143,7 @@ def _check_tuple(thread_id: str, saved: CheckpointTuple, *, typed: bool) -> dict
     if "messages" in versions and "messages" not in values:
         # A saver drops a channel whose stored value is missing: that would
         # start the thread over without its history.
-        raise CorruptStateError(thread_id, "channel 'messages' has a version but no stored value")
+        raise _MissingValue(thread_id, "channel 'messages' has a version but no stored value")
     if typed:
         check_values(thread_id, values)
     return values
@@ -224,17 +237,25 @@ def load_thread(
         CorruptStateError: The checkpoint cannot be loaded back as it was saved.
         IdentityError: The thread belongs to another tenant or user.
     """
-    try:
-        saved = checkpointer.get_tuple(_thread_config(config))
-    except Exception as exc:
-        if is_corruption(exc):
-            raise corrupt_error(identity.thread_id, exc) from exc
-        raise
-    if saved is None:
-        return {}
-    values = _check_tuple(identity.thread_id, saved, typed=typed)
-    check_owner(identity, values)
-    return values
+    for attempt in range(1, _MISSING_RETRIES + 1):
+        try:
+            saved = checkpointer.get_tuple(_thread_config(config))
+        except Exception as exc:
+            if is_corruption(exc):
+                raise corrupt_error(identity.thread_id, exc) from exc
+            raise
+        if saved is None:
+            return {}
+        try:
+            values = _check_tuple(identity.thread_id, saved, typed=typed)
+        except _MissingValue:
+            if attempt == _MISSING_RETRIES:
+                raise
+            time.sleep(_RETRY_SECONDS * attempt)
+            continue
+        check_owner(identity, values)
+        return values
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def aload_thread(
@@ -245,17 +266,25 @@ async def aload_thread(
     typed: bool = True,
 ) -> dict[str, Any]:
     """Async twin of `load_thread`."""
-    try:
-        saved = await checkpointer.aget_tuple(_thread_config(config))
-    except Exception as exc:
-        if is_corruption(exc) and not _sync_only(exc):
-            raise corrupt_error(identity.thread_id, exc) from exc
-        raise
-    if saved is None:
-        return {}
-    values = _check_tuple(identity.thread_id, saved, typed=typed)
-    check_owner(identity, values)
-    return values
+    for attempt in range(1, _MISSING_RETRIES + 1):
+        try:
+            saved = await checkpointer.aget_tuple(_thread_config(config))
+        except Exception as exc:
+            if is_corruption(exc) and not _sync_only(exc):
+                raise corrupt_error(identity.thread_id, exc) from exc
+            raise
+        if saved is None:
+            return {}
+        try:
+            values = _check_tuple(identity.thread_id, saved, typed=typed)
+        except _MissingValue:
+            if attempt == _MISSING_RETRIES:
+                raise
+            await asyncio.sleep(_RETRY_SECONDS * attempt)
+            continue
+        check_owner(identity, values)
+        return values
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _sync_only(exc: BaseException) -> bool:

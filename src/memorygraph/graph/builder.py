@@ -16,11 +16,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -38,6 +40,7 @@ from memorygraph.graph._guard import (
     load_thread,
     verify_snapshot,
 )
+from memorygraph.graph._lock import athread_lock, thread_lock
 from memorygraph.nodes.approve import check_resume, make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
 from memorygraph.nodes.extract_facts import make_extract_facts
@@ -185,6 +188,10 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
     ) -> Iterator[Any]:
         """Check the input (see the class docstring), then stream as LangGraph does.
 
+        The run holds its thread (`memorygraph.graph._lock`): another run on the
+        same thread, in this process or another one on the same database, waits
+        until this one ends, or raises `ThreadBusyError` after two minutes.
+
         When the run ends, also in an interrupt, and ``keep_checkpoints`` is
         ``"latest"``, the thread keeps only its latest checkpoint
         (`memorygraph.checkpointers.prune_thread`). A run that raises, or whose
@@ -193,15 +200,19 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         """
         from memorygraph.checkpointers._prune import prune_target
 
-        self._preflight(input, config, kwargs.get("context"))
-        target = (
-            None
-            if _names_checkpoint(config)
-            else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
-        )
-        yield from super().stream(input, config, **kwargs)
-        if target is not None:
-            target.prune()
+        resolve_identity(kwargs.get("context"), config)  # before waiting for the thread
+        saver, thread_id = self._own_saver(), _root_thread(config)
+        lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
+        with lock:  # one run at a time per thread (graph/_lock.py)
+            self._preflight(input, config, kwargs.get("context"))
+            target = (
+                None
+                if _names_checkpoint(config)
+                else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+            )
+            yield from super().stream(input, config, **kwargs)
+            if target is not None:
+                target.prune()
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -209,16 +220,30 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         """Async twin of `stream`."""
         from memorygraph.checkpointers._prune import prune_target
 
-        await self._apreflight(input, config, kwargs.get("context"))
-        target = (
-            None
-            if _names_checkpoint(config)
-            else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
-        )
-        async for chunk in super().astream(input, config, **kwargs):
-            yield chunk
-        if target is not None:
-            await target.aprune()
+        resolve_identity(kwargs.get("context"), config)
+        saver, thread_id = self._own_saver(), _root_thread(config)
+        lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
+        async with lock:
+            await self._apreflight(input, config, kwargs.get("context"))
+            target = (
+                None
+                if _names_checkpoint(config)
+                else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+            )
+            async for chunk in super().astream(input, config, **kwargs):
+                yield chunk
+            if target is not None:
+                await target.aprune()
+
+
+def _root_thread(config: RunnableConfig | None) -> str | None:
+    # A subgraph call (a checkpoint namespace) or a saver lent through the config
+    # (the API server) belongs to a run that is already someone else's to guard.
+    configurable = (config or {}).get("configurable") or {}
+    if configurable.get("checkpoint_ns") or CONFIG_KEY_CHECKPOINTER in configurable:
+        return None
+    thread_id = configurable.get("thread_id")
+    return str(thread_id) if thread_id is not None else None
 
 
 def _names_checkpoint(config: RunnableConfig | None) -> bool:

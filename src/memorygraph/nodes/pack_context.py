@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,6 +121,7 @@ def _turn_item(
     group: str | None,
     counter: TokenCounter,
 ) -> ContextItem:
+    message = _valid_message(message)
     turn = _as_turn(message)
     turn_id = message_id(message)
     metadata: dict[str, Any] = {"role": message.type}
@@ -570,6 +572,45 @@ def _sort_within_group(items: list[ContextItem], source_order: dict[str, int]) -
     return sorted(items, key=lambda item: source_order.get(item.id, 0))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _valid_message(message: BaseMessage) -> BaseMessage:
+    """`_valid_text` for a turn (the graph's reducer refuses these; a drop-in state may not)."""
+    update: dict[str, Any] = {}
+    content = _scrub(message.content)
+    if content != message.content:
+        update["content"] = content
+    calls = getattr(message, "tool_calls", None)
+    if calls and _scrub(calls) != calls:
+        update["tool_calls"] = _scrub(calls)
+    return message.model_copy(update=update) if update else message
+
+
+def _valid_text(item: ContextItem) -> ContextItem:
+    """Replace lone surrogates (not UTF-8, so unsendable) with U+FFFD.
+
+    Messages are refused with them on the way in (`validate_messages`), but facts
+    from the store, extra items, or a drop-in graph's own state can still carry
+    one; a memory record with one bad character should not fail every turn.
+    """
+    fields = ("id", "content", "source", "group", "metadata", "message")
+    cleaned = {name: _scrub(getattr(item, name)) for name in fields}
+    if all(cleaned[name] == getattr(item, name) for name in fields):
+        return item
+    return item.model_copy(update=cleaned)
+
+
 def build_package(
     state: Mapping[str, Any],
     *,
@@ -612,7 +653,10 @@ def build_package(
         now=now,
         durable_facts=durable_facts,
     )
-    allowed, unauthorized = filter_items([*candidates, *extra_items], scopes=identity.scopes)
+    allowed, unauthorized = filter_items(
+        [_valid_text(item) for item in [*candidates, *extra_items]], scopes=identity.scopes
+    )
+    excluded = [entry.model_copy(update={"item": _valid_text(entry.item)}) for entry in excluded]
     overhead = counter.count_messages(
         [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
     )
