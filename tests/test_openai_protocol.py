@@ -11,8 +11,9 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import httpx
 import openai
 import pytest
 from langchain_core.messages import (
@@ -29,6 +30,7 @@ from pydantic import BaseModel, Field
 from memorygraph import MemoryContext, TokenCounter, TokenUsage, create_memory_graph
 from memorygraph.checkpointers import memorygraph_serializer
 from memorygraph.graph import MemoryGraph
+from memorygraph.summarizers import LLMSummarizer
 from tests.openai_server import OpenAIServer
 from tests.test_tokens import BLOBPATHS, _gunzipped
 
@@ -261,3 +263,42 @@ def test_token_counts_agree_with_chat_openai(
     assert TokenCounter(model=model).count_messages(sent) == reference
     if model == "gpt-4o":  # the graph's own counter uses o200k_base, gpt-4o's encoding
         assert package.total_tokens == reference
+
+
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+async def test_llm_summarizer_through_chat_openai(
+    openai_server: OpenAIServer, method: Literal["function_calling", "json_schema"]
+) -> None:
+    draft = {
+        "user_goal": "Plan a trip to Japan [turn h1]",
+        "confirmed_decisions": ["Start in Osaka [turn h2]"],
+        "rejected_assumptions": ["Tokyo first [turn h2]"],
+        "important_entities": {"booking": "B-77"},
+    }
+    for _ in range(2):  # one sync call, one async call
+        if method == "function_calling":
+            openai_server.reply(tool_calls=[{"name": "SummaryDraft", "arguments": draft}])
+        else:
+            openai_server.reply(json.dumps(draft))
+    # An async client of this test's own: langchain-openai caches its default
+    # one per process, bound to the first event loop that used it.
+    http = httpx.AsyncClient()
+    summarizer = LLMSummarizer(chat_openai(openai_server, http_async_client=http), method=method)
+    turns = [
+        HumanMessage("I want to plan a trip to Japan.", id="h1"),
+        HumanMessage("No, not Tokyo first: let's go with Osaka. Booking B-77.", id="h2"),
+    ]
+    sync = summarizer.summarize(None, turns, max_items=5)
+    async with http:
+        asyn = await summarizer.asummarize(None, turns, max_items=5)
+    assert sync == asyn
+    assert sync.confirmed_decisions == ["Start in Osaka [turn h2]"]
+    assert sync.rejected_assumptions == ["Tokyo first [turn h2]"]
+    assert sync.important_entities == {"booking": "B-77"}
+    request = openai_server.requests[-1]
+    prompt = request["messages"][-1]["content"]
+    assert "[turn h1]" in prompt and "[turn h2]" in prompt
+    if method == "function_calling":
+        assert request["tools"][0]["function"]["name"] == "SummaryDraft"
+    else:
+        assert request["response_format"]["json_schema"]["name"] == "SummaryDraft"
