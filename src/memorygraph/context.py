@@ -72,8 +72,33 @@ class Identity:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+_IDENTITY_KEYS = ("tenant_id", "user_id", "scopes")
+_HOW_TO_PASS = (
+    "pass who is calling as the run's context, MemoryContext(tenant_id=..., user_id=...) "
+    '(with the API server or langgraph-sdk: context={"tenant_id": ..., "user_id": ...}), '
+    'or in the config: {"configurable": {"tenant_id": ..., "user_id": ...}}'
+)
+
+
+def _context_from(values: Mapping[str, Any]) -> MemoryContext:
+    # A missing key is named here: MemoryContext(**values) would raise a bare TypeError.
+    for name in ("tenant_id", "user_id"):
+        if values.get(name) is None:
+            raise IdentityError(f"{name} is missing: {_HOW_TO_PASS}")
+    return MemoryContext(
+        tenant_id=values["tenant_id"],
+        user_id=values["user_id"],
+        scopes=tuple(values.get("scopes") or ()),
+    )
+
+
 def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Identity:
     """Resolve who is calling from the runtime context, else from ``configurable``.
+
+    A mapping context (the API server passes the run's ``context`` as a dict)
+    counts when it holds any of ``tenant_id``, ``user_id`` or ``scopes``, and its
+    other keys are ignored. An empty one, or a context of another type (your
+    own graph's), falls back to ``configurable``. The two are never mixed.
 
     Args:
         context: ``runtime.context``: a `MemoryContext`, a mapping, or None.
@@ -83,12 +108,17 @@ def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Ident
         The identity, with the thread id from ``config["configurable"]["thread_id"]``.
 
     Raises:
-        IdentityError: When the thread, tenant or user id is missing or blank.
+        IdentityError: When the thread, tenant or user id is missing or blank. The
+            message names the missing key and says how to pass it.
 
     Example:
         >>> resolve_identity(None, {"configurable": {"thread_id": "t1",
         ...     "tenant_id": "acme", "user_id": "ana"}}).tenant_id
         'acme'
+        >>> resolve_identity({}, {"configurable": {"thread_id": "t1"}})
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.IdentityError: tenant_id is missing: pass who is calling ...
     """
     configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
     thread_id = configurable.get("thread_id")
@@ -96,20 +126,10 @@ def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Ident
         raise IdentityError(
             'thread_id is missing: pass {"configurable": {"thread_id": "..."}} as the config'
         )
-    if isinstance(context, Mapping):
-        context = MemoryContext(**context)
-    if not isinstance(context, MemoryContext):
-        if "tenant_id" not in configurable:
-            raise IdentityError(
-                "tenant_id is missing: pass context=MemoryContext(tenant_id=..., user_id=...) "
-                'or {"configurable": {"tenant_id": ..., "user_id": ...}}'
-            )
-        scopes = configurable.get("scopes") or ()
-        context = MemoryContext(
-            tenant_id=configurable["tenant_id"],
-            user_id=configurable.get("user_id", ""),
-            scopes=tuple(scopes),
-        )
+    if isinstance(context, Mapping) and any(key in context for key in _IDENTITY_KEYS):
+        context = _context_from(context)
+    elif not isinstance(context, MemoryContext):
+        context = _context_from(configurable)
     return Identity(
         thread_id=_require_id("thread_id", str(thread_id) if thread_id != "" else ""),
         tenant_id=context.tenant_id,

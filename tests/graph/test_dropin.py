@@ -18,6 +18,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
 from memorygraph import (
+    ContextBudgetExceeded,
     ContextPackage,
     MemoryConfig,
     MemoryContext,
@@ -351,4 +352,77 @@ def test_a_state_that_declares_the_package_for_type_checkers(stack: ExitStack) -
     out = compile_on(stack, builder).invoke(
         {"messages": [HumanMessage("hi")]}, thread(), context=ANA
     )
+    assert out["messages"][-1].content == "2"
+
+
+def over_budget_graph(stack: ExitStack, url: str) -> tuple[Any, RecordingChatModel]:
+    model = tool_calling_model()
+    builder = react_builder(model)
+    add_memory(builder, before="agent", config=MemoryConfig(token_budget=2000))
+    return compile_on(stack, builder, url), model
+
+
+OVER_BUDGET = {"messages": [HumanMessage("word " * 5000)], "mood": "verbose"}
+
+
+def test_a_request_over_budget_is_refused_before_anything_is_written(
+    stack: ExitStack, backend_url: str
+) -> None:
+    graph, model = over_budget_graph(stack, backend_url)
+    cfg = thread()
+    graph.invoke({"messages": [HumanMessage("Weather?")], "mood": "calm"}, cfg, context=ANA)
+    before = graph.get_state(cfg)
+    history = [snapshot.config for snapshot in graph.get_state_history(cfg)]
+    calls = len(model.calls)
+
+    with pytest.raises(ContextBudgetExceeded):
+        graph.invoke(OVER_BUDGET, cfg, context=ANA)
+
+    after = graph.get_state(cfg)
+    assert after.values == before.values and after.config == before.config
+    assert [snapshot.config for snapshot in graph.get_state_history(cfg)] == history
+    assert len(model.calls) == calls
+    # The thread goes on as if the refused request had never been sent.
+    graph.invoke({"messages": [HumanMessage("And tomorrow?")]}, cfg, context=ANA)
+    assert graph.get_state(cfg).values["mood"] == "calm"
+
+
+async def test_a_request_over_budget_is_refused_before_anything_is_written_async(
+    stack: ExitStack,
+) -> None:
+    graph, model = over_budget_graph(stack, "memory")
+    cfg = thread()
+    with pytest.raises(ContextBudgetExceeded):
+        await graph.ainvoke(OVER_BUDGET, cfg, context=ANA)
+    assert (await graph.aget_state(cfg)).values == {}
+    assert [snapshot async for snapshot in graph.aget_state_history(cfg)] == []
+    assert not model.calls
+
+
+def test_the_graph_keeps_its_checks_when_copied(stack: ExitStack) -> None:
+    graph, _ = over_budget_graph(stack, "memory")
+    configured = graph.with_config(tags=["mine"])  # with_config copies the graph
+    cfg = thread()
+    with pytest.raises(ContextBudgetExceeded):
+        configured.invoke(OVER_BUDGET, cfg, context=ANA)
+    assert list(configured.get_state_history(cfg)) == []
+
+
+@pytest.mark.parametrize("own_saver", [False, True], ids=["parents-saver", "own-saver"])
+def test_a_graph_with_memory_runs_as_a_subgraph(stack: ExitStack, own_saver: bool) -> None:
+    """Inside another graph's run the context comes from that run, not ``context=``."""
+
+    def agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"{len(state['context_package'].to_messages())}")]}
+
+    inner = StateGraph(MessagesState)
+    inner.add_node("agent", agent)
+    inner.add_edge(START, "agent")
+    add_memory(inner, before="agent")
+    outer = StateGraph(MessagesState, context_schema=MemoryContext)
+    saver = stack.enter_context(open_checkpointer("memory")) if own_saver else None
+    outer.add_node("assistant", inner.compile(checkpointer=saver))
+    outer.add_edge(START, "assistant")
+    graph = compile_on(stack, outer)
+    out = graph.invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
     assert out["messages"][-1].content == "2"

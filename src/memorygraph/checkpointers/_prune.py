@@ -31,10 +31,6 @@ logger = logging.getLogger(__name__)
 # LangGraph.js's), and rebuilds its value from older checkpoints' writes.
 _DELTA_KEYS = ("counters_since_delta_snapshot", "delta_writes_versioned")
 
-# The LangGraph API server runs a copy of the graph with its own saver attached.
-# The platform owns that storage (Studio's history, its TTLs): leave it alone.
-_SERVER_MODULES = ("langgraph_api", "langgraph_runtime")
-
 # A subgraph call's namespace ends with ":<task id>"; a `checkpointer=True`
 # subgraph's has none, because its state outlives each call.
 _CALL_SEPARATOR = ":"
@@ -211,20 +207,16 @@ def prune_target(
     """Return what a run with this config should prune when it ends, if anything.
 
     Nothing when history is kept, when the graph has no saver of its own (a
-    subgraph borrows its parent's through the config), when the saver is the
-    LangGraph API server's (it attaches it to a copy of the graph, and the
-    platform owns that storage), or when the run is a subgraph call (it has a
-    namespace): the root run prunes. Called before the run, so that a saver
+    subgraph borrows its parent's through the config; `MemoryGraph` passes None
+    for a saver the LangGraph API server attached, whose storage the platform
+    owns), or when the run is a subgraph call (it has a namespace): the root
+    run prunes. Called before the run, so that a saver
     that cannot prune fails it before anything is written.
 
     Raises:
         BackendError: The saver cannot prune.
     """
-    if (
-        keep_checkpoints != "latest"
-        or not isinstance(checkpointer, BaseCheckpointSaver)
-        or type(checkpointer).__module__.startswith(_SERVER_MODULES)
-    ):
+    if keep_checkpoints != "latest" or not isinstance(checkpointer, BaseCheckpointSaver):
         return None
     configurable = ensure_config(config).get("configurable") or {}
     thread_id = configurable.get("thread_id")

@@ -118,20 +118,15 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         return copied
 
     def _check_input(self, input: Any, identity: Identity, saved: Mapping[str, Any]) -> None:
-        if isinstance(input, Command):
-            check_resume(input, saved.get("pending") or [])
-            return
-        if not isinstance(input, Mapping):
-            return
-        raw = input.get("messages")
-        if raw is None:
-            return
-        new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
-        messages = validate_messages(saved.get("messages") or [], new)
-        build_package({"messages": messages}, identity=identity, config=self.memory_config)
+        check_input(input, identity, saved, self.memory_config)
 
     def _own_saver(self) -> BaseCheckpointSaver[Any] | None:
         return self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
+
+    def _prunable(self) -> BaseCheckpointSaver[Any] | None:
+        # Only the saver the graph was created with: a saver attached to a copy
+        # later is the LangGraph API server's, whose storage the platform owns.
+        return self.typed_saver if self._typed else None
 
     @property
     def _typed(self) -> bool:
@@ -208,7 +203,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             target = (
                 None
                 if _names_checkpoint(config)
-                else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
             )
             yield from super().stream(input, config, **kwargs)
             if target is not None:
@@ -228,12 +223,41 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             target = (
                 None
                 if _names_checkpoint(config)
-                else prune_target(self.checkpointer, config, self.memory_config.keep_checkpoints)
+                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
             )
             async for chunk in super().astream(input, config, **kwargs):
                 yield chunk
             if target is not None:
                 await target.aprune()
+
+
+def check_input(
+    input: Any, identity: Identity, saved: Mapping[str, Any], config: MemoryConfig
+) -> None:
+    """Refuse a run's input that cannot run, before LangGraph saves it.
+
+    A resume must decide the pending candidates, new messages must pass
+    `validate_messages`, and the request alone must fit the budget (the CRITICAL
+    items), or `build_package` raises `ContextBudgetExceeded`. `MemoryGraph` and
+    the graphs `add_memory` prepares call it before their first write.
+
+    Args:
+        input: The run's input: a state update, a ``Command``, or None.
+        identity: Who is calling.
+        saved: The thread's saved values (`memorygraph.graph._guard.load_thread`).
+        config: The budgets the graph packs with.
+    """
+    if isinstance(input, Command):
+        check_resume(input, saved.get("pending") or [])
+        return
+    if not isinstance(input, Mapping):
+        return
+    raw = input.get("messages")
+    if raw is None:
+        return
+    new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
+    messages = validate_messages(saved.get("messages") or [], new)
+    build_package({"messages": messages}, identity=identity, config=config)
 
 
 def _root_thread(config: RunnableConfig | None) -> str | None:

@@ -35,16 +35,21 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import typing
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
 from memorygraph.config import MemoryConfig
-from memorygraph.graph.builder import build_memory_graph
+from memorygraph.context import resolve_identity
+from memorygraph.graph._guard import aload_thread, load_thread
+from memorygraph.graph.builder import build_memory_graph, check_input
 from memorygraph.state import MemoryState
 
 if TYPE_CHECKING:
@@ -145,6 +150,74 @@ def _redirect_edges(builder: StateGraph[Any, Any, Any, Any], old: str, new: str)
     return count
 
 
+class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
+    """A graph `add_memory` prepared: it checks a run's input before LangGraph saves it.
+
+    LangGraph saves the input as a checkpoint before the first node runs, so a
+    request that cannot fit would land in the thread before ``pack_context``
+    refused it. A run with a saver of its own (not a subgraph call) runs
+    `memorygraph.graph.builder.check_input` first, as `MemoryGraph` does.
+    """
+
+    memory_config: MemoryConfig
+
+    def copy(self, update: dict[str, Any] | None = None) -> _GraphWithMemory:
+        """Copy the graph (``with_config``, and the API server attaching its savers)."""
+        copied = super().copy(update)
+        copied.memory_config = self.memory_config
+        return copied
+
+    def _saver(self, config: RunnableConfig | None) -> BaseCheckpointSaver[Any] | None:
+        configurable = (config or {}).get("configurable") or {}
+        if configurable.get("checkpoint_ns"):
+            # A subgraph call: the parent run saved its input already, and passes
+            # its context through the config, not as ``context=``.
+            return None
+        # Without a saver nothing is written, and the nodes raise the same errors.
+        return self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
+
+    def stream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Check the input (identity, messages, the request's budget), then stream."""
+        saver = self._saver(config)
+        if saver is not None:
+            identity = resolve_identity(kwargs.get("context"), config)
+            # Not `typed`: the user's saver may load memorygraph's records as plain data.
+            saved = load_thread(saver, config, identity, typed=False)
+            check_input(input, identity, saved, self.memory_config)
+        yield from super().stream(input, config, **kwargs)
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """Async twin of `stream`."""
+        saver = self._saver(config)
+        if saver is not None:
+            identity = resolve_identity(kwargs.get("context"), config)
+            saved = await aload_thread(saver, config, identity, typed=False)
+            check_input(input, identity, saved, self.memory_config)
+        async for chunk in super().astream(input, config, **kwargs):
+            yield chunk
+
+
+def _compiling_with_memory(
+    compile: Callable[..., CompiledStateGraph[Any, Any, Any, Any]], config: MemoryConfig
+) -> Callable[..., _GraphWithMemory]:
+    """``builder.compile``, returning the same graph as a `_GraphWithMemory`."""
+
+    @functools.wraps(compile)
+    def compile_with_memory(*args: Any, **kwargs: Any) -> _GraphWithMemory:
+        compiled = compile(*args, **kwargs)
+        # The way Pregel.copy rebuilds a graph, with our class (as create_memory_graph does).
+        attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+        graph = _GraphWithMemory(**attrs)
+        graph.memory_config = config
+        return graph
+
+    return compile_with_memory
+
+
 def add_memory(
     builder: StateGraph[Any, Any, Any, Any],
     *,
@@ -165,6 +238,12 @@ def add_memory(
     ``summary``, ...) are added to your state and to its output, so
     ``graph.get_state(cfg).values["context_package"]`` is the package of the last
     model call. Your own keys are neither read for memory nor written.
+
+    ``builder.compile(...)`` then checks every run's input before LangGraph saves
+    it, as `MemoryGraph` does: who is calling (`IdentityError`), the new messages
+    (`InvalidMessageError`), a resume of a pending approval, and that the request
+    alone fits the budget (`ContextBudgetExceeded`). A refused run leaves the
+    thread's state and checkpoint history as they were.
 
     Args:
         builder: Your uncompiled `StateGraph`. Its state must have ``messages``.
@@ -191,7 +270,8 @@ def add_memory(
     """
     if before not in builder.nodes:
         raise ValueError(f"no node {before!r} in the graph: add your model node first")
-    memory = build_memory_graph(None, config=config)
+    memory_config = config or MemoryConfig()
+    memory = build_memory_graph(None, config=memory_config)
     taken = sorted(set(memory.nodes) & set(builder.nodes))
     if taken:
         raise ValueError(f"node name(s) {taken} are taken; memorygraph adds {sorted(memory.nodes)}")
@@ -228,4 +308,7 @@ def add_memory(
     if builder.output_schema is builder.state_schema:
         # So that invoke() and get_state() show the package, as with the memory graph.
         builder.output_schema = schema
+    # LangGraph's compile builds a plain CompiledStateGraph; this builder's returns
+    # one that refuses bad input before anything is written (see _GraphWithMemory).
+    builder.compile = _compiling_with_memory(builder.compile, memory_config)  # type: ignore[method-assign]
     return entry
