@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.graph import START, StateGraph
 from langgraph.store.base import BaseStore
 
 from memorygraph import (
@@ -21,6 +22,7 @@ from memorygraph import (
     InvalidMessageError,
     MemoryConfig,
     MemoryContext,
+    MemoryState,
     create_memory_graph,
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
@@ -245,3 +247,35 @@ def test_resume_in_a_new_process(
 
 def messages_of(package: ContextPackage) -> list[BaseMessage]:
     return package.to_messages()
+
+
+async def test_the_memory_graph_as_a_node_of_a_parent_graph(
+    backend_url: str, stack: ExitStack
+) -> None:
+    """Identity comes from the parent's ``context=``; the parent's saver keeps the thread.
+
+    The second turn runs async where the saver has async methods (LangGraph's
+    SqliteSaver and PostgresSaver are sync-only).
+    """
+    model = RecordingChatModel()
+    parent = StateGraph(MemoryState, context_schema=MemoryContext)
+    parent.add_node("memory", create_memory_graph(model))
+    parent.add_edge(START, "memory")
+    graph = parent.compile(
+        checkpointer=stack.enter_context(open_checkpointer(backend_url)),
+        store=stack.enter_context(open_store(backend_url)),
+    )
+    cfg = thread()
+    graph.invoke({"messages": [HumanMessage("My name is Ana.")]}, cfg, context=ANA)
+    second = {"messages": [HumanMessage("What is my name?")]}
+    if backend_url == "memory":
+        await graph.ainvoke(second, cfg, context=ANA)
+    else:
+        graph.invoke(second, cfg, context=ANA)
+    values = graph.get_state(cfg).values
+    assert [m.type for m in values["messages"]] == ["human", "ai", "human", "ai"]
+    assert any(f.key == "name" and f.value == "Ana" for f in values["facts"])
+    assert "Ana" in "".join(str(m.content) for m in values["context_package"].to_messages())
+    assert len(model.calls) == 2
+    with pytest.raises(IdentityError):  # and without an identity, still refused
+        graph.invoke({"messages": [HumanMessage("hi")]}, thread())

@@ -191,10 +191,15 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         ``"latest"``, the thread keeps only its latest checkpoint
         (`memorygraph.checkpointers.prune_thread`). A run that raises, or whose
         stream is closed early, prunes nothing; nor does a run from a named
-        ``checkpoint_id`` (a fork or a replay).
+        ``checkpoint_id`` (a fork or a replay). Run as a subgraph (a node of
+        a parent graph), it streams as LangGraph does: the parent run guards
+        the thread.
         """
         from memorygraph.checkpointers._prune import prune_target
 
+        if _is_subgraph_call(config):
+            yield from super().stream(input, config, **kwargs)
+            return
         resolve_identity(kwargs.get("context"), config)  # before waiting for the thread
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
@@ -215,6 +220,10 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         """Async twin of `stream`."""
         from memorygraph.checkpointers._prune import prune_target
 
+        if _is_subgraph_call(config):
+            async for chunk in super().astream(input, config, **kwargs):
+                yield chunk
+            return
         resolve_identity(kwargs.get("context"), config)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
@@ -258,6 +267,13 @@ def check_input(
     new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
     messages = validate_messages(saved.get("messages") or [], new)
     build_package({"messages": messages}, identity=identity, config=config)
+
+
+def _is_subgraph_call(config: RunnableConfig | None) -> bool:
+    # The memory graph as a node of a parent graph: the parent's run has saved
+    # its input, holds the thread, and passes its context down through the
+    # config (not as ``context=``); the nodes check identity and messages.
+    return bool(((config or {}).get("configurable") or {}).get("checkpoint_ns"))
 
 
 def _root_thread(config: RunnableConfig | None) -> str | None:
