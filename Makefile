@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install format lint typecheck test bench notebooks demo studio clean
+.PHONY: install format lint typecheck test bench bench-locomo notebooks demo studio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_tokens.py
 	$(BIN)/python benchmarks/bench_growth.py
+
+# LoCoMo dev split with its baselines in the same run (benchmarks/README.md); long.
+bench-locomo: $(STAMP)
+	$(BIN)/python benchmarks/locomo.py --json benchmarks/locomo-dev.json
 
 notebooks: $(STAMP)
 	$(BIN)/pytest tests/test_notebooks.py

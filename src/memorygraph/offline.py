@@ -47,6 +47,8 @@ def _evidence_lines(messages: Sequence[BaseMessage], request: BaseMessage) -> li
             continue
         for line in message.text.splitlines():
             line = line.removeprefix("> ").strip()
+            if "(offline model)" in line:  # its own earlier reply, recalled from the archive
+                continue
             if line and not line.endswith("?") and not line.startswith(("[", "Context for")):
                 lines.append(line)
     return lines
