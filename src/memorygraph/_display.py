@@ -43,7 +43,7 @@ def package_table(package: ContextPackage, *, title: str | None = None) -> Table
     table.add_column("id", no_wrap=True, max_width=16)
     table.add_column("tokens", justify="right", no_wrap=True)
     # Long exclusion reasons wrap, so that tokens and content keep their room.
-    table.add_column("status", overflow="fold", max_width=20)
+    table.add_column("status", overflow="fold", max_width=24)
     table.add_column("content", overflow="ellipsis", min_width=10, max_width=60)
     for item in package.items:
         colour = _COLOURS.get(item.kind.value, "white")
