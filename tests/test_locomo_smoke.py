@@ -95,6 +95,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "3",
             "--json",
             str(out),
+            "--package-timing",
         ],
         capture_output=True,
         text=True,
@@ -126,6 +127,19 @@ def test_the_json_holds_every_system_budget_and_category(report: dict[str, Any])
             for key in ("evr", "ansr", "median_ms", "p95_ms", "median_total_ms", "p95_total_ms"):
                 assert key in overall
             assert set(data["by_category"]) == {"multi-hop", "temporal", "single-hop"}
+
+
+@pytest.mark.slow
+def test_the_json_holds_the_package_composition_and_timing(report: dict[str, Any]) -> None:
+    memorygraph = next(iter(report["systems"].values()))
+    kinds = memorygraph["1000"]["overall"]["mean_tokens_by_kind"]
+    assert kinds["request"] > 0 and kinds["recalled"] > 0 and "fact" in kinds
+    assert report["systems"]["bm25"]["1000"]["overall"]["mean_tokens_by_kind"] == {}
+    assert list(report["package_timing"]) == ["tiny-0 B=400", "tiny-0 B=1000"]
+    for timed in report["package_timing"].values():
+        assert timed["questions"] == 3
+        assert timed["archived_turns"] > 0
+        assert set(timed) >= {"recall_median_ms", "build_package_median_ms", "both_median_ms"}
 
 
 @pytest.mark.slow

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, RemoveMessage, ToolMessage
 
 from memorygraph import Fact, InvalidMessageError
 from memorygraph.records import TokenUsage
-from memorygraph.state import MAX_MESSAGE_CHARS, add_turns, add_usage, merge_facts
+from memorygraph.state import MAX_MESSAGE_CHARS, add_turns, add_usage, merge_facts, trim_facts
 
 
 def test_accepts_messages_tuples_dicts_and_strings() -> None:
@@ -61,3 +63,48 @@ def test_usage_adds_up() -> None:
     )
     assert total == TokenUsage(input_tokens=7, output_tokens=1, calls=2)
     assert add_usage(None, None) == TokenUsage()
+
+
+def _history(count: int, *, start: int = 0) -> list[Fact]:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Fact(
+            id=f"old{i}",
+            key="favourite_colour",
+            value=f"colour {i}",
+            status="superseded",
+            observed_at=base + timedelta(days=i),
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def test_trim_facts_keeps_every_active_fact_and_the_newest_history() -> None:
+    active = [Fact(id=f"a{i}", key="likes", value=f"thing {i}") for i in range(5)]
+    history = _history(10)
+    facts = [*history[:5], *active, *history[5:]]
+    kept = trim_facts(facts, history_limit=3)
+    assert [f.id for f in kept] == ["a0", "a1", "a2", "a3", "a4", "old7", "old8", "old9"]
+    assert trim_facts(facts, history_limit=10) == facts
+    assert [f.status for f in trim_facts(facts, history_limit=0)] == ["active"] * 5
+
+
+def test_trim_facts_counts_a_superseded_fact_from_when_it_was_replaced() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    early = Fact(id="early", key="lives_in", value="Paris", observed_at=base)
+    middle = Fact(id="middle", key="likes", value="jazz", observed_at=base + timedelta(days=1))
+    late = Fact(id="late", key="lives_in", value="Lyon", observed_at=base + timedelta(days=9))
+    replaced_late = early.model_copy(update={"status": "superseded", "superseded_by": "late"})
+    replaced_early = middle.model_copy(update={"status": "superseded"})
+    kept = trim_facts([replaced_late, replaced_early, late], history_limit=1)
+    assert [f.id for f in kept] == ["early", "late"]
+
+
+def test_a_rejected_fact_that_still_guards_is_kept_past_the_limit() -> None:
+    guarded = Fact(id="r1", key="assumption", value="it was intentional", status="rejected")
+    marker = Fact(id="d1", key="do_not_assume", value="it was intentional")
+    unguarded = Fact(id="r2", key="assumption", value="the user is a minor", status="rejected")
+    kept = trim_facts([guarded, unguarded, marker, *_history(3)], history_limit=0)
+    # r1 is covered by the active do_not_assume fact; r2 is the only thing refusing
+    # "the user is a minor" when the model says it again, so it stays.
+    assert [f.id for f in kept] == ["r2", "d1"]

@@ -34,6 +34,43 @@ def test_unreadable_values_give_none(text: object) -> None:
     assert parse_timestamp(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "31 February, 2023",
+        "31 February 2023",
+        "February 31, 2023",
+        "30 February",
+        "30 February, 2024",
+        "29 February, 2023",
+        "31 April, 2023",
+        "2023-02-29",
+        "1:56 pm on 31 February, 2023",
+    ],
+)
+def test_impossible_dates_are_refused(text: str) -> None:
+    # A day that does not exist must not be read as another day (it once gave 3 am on
+    # the 1st, taking the "3" of "31" for a clock).
+    assert parse_timestamp(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("29 February, 2024", datetime(2024, 2, 29)),
+        ("28 February, 2023", datetime(2023, 2, 28)),
+        ("31 March, 2023", datetime(2023, 3, 31)),
+        ("1:56 pm on 8 May, 2023", datetime(2023, 5, 8, 13, 56)),
+        ("1:56pm, 8 May 2023", datetime(2023, 5, 8, 13, 56)),
+        ("3 pm on 31 March, 2023", datetime(2023, 3, 31, 15)),
+        ("9 a.m. on May 8, 2023", datetime(2023, 5, 8, 9)),
+        ("13:00 12 May 2023", datetime(2023, 5, 12, 13)),
+    ],
+)
+def test_two_digit_days_are_never_split_into_a_clock(text: str, expected: datetime) -> None:
+    assert parse_timestamp(text) == expected
+
+
 def test_format() -> None:
     assert format_timestamp(datetime(2023, 5, 8, 13, 56)) == "Mon 8 May 2023, 13:56"
     assert format_timestamp(datetime(2023, 5, 8)) == "Mon 8 May 2023"

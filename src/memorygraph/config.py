@@ -86,6 +86,10 @@ class MemoryConfig(BaseModel):
             to rank and to match corrections against.
         reference_window: How many recent messages back-references ("the second
             one", "remove it") are resolved against.
+        fact_history_limit: The most superseded and rejected facts a thread's
+            state keeps, the newest first; active facts are always kept. Durable
+            facts keep their history in the store, and the transcript archive
+            keeps the turns that said everything else.
         audit_content: What the general audit trace (`AuditRecord`, readable by
             operators) keeps of each package's content: ``redacted`` (emails,
             phone, card and national id numbers replaced) or ``none`` (ids only).
@@ -101,7 +105,13 @@ class MemoryConfig(BaseModel):
             or the ``[embeddings]`` extra's local model) and uses BM25 alone
             otherwise; ``lexical`` is BM25 alone; ``off`` recalls nothing.
         recall_neighbours: Turns recalled on each side of a matching turn,
-            within its session.
+            within its session. Zero by default: each turn is indexed with its
+            neighbours' words already, and on the LoCoMo dev split the budget
+            was better spent on more matching turns.
+        recall_share_max: The share recall grows toward as the archive comes to
+            hold most of the thread (the other kinds' shares shrink in
+            proportion); at or below ``shares["recalled"]`` the shares stay as
+            configured.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -132,6 +142,7 @@ class MemoryConfig(BaseModel):
     durable_facts_limit: int = 8
     durable_scan_limit: int = 500
     reference_window: int = 12
+    fact_history_limit: int = 50
 
     # --- audit and retention ------------------------------------------------------
     audit_content: Literal["redacted", "none"] = "redacted"
@@ -141,7 +152,8 @@ class MemoryConfig(BaseModel):
 
     # --- recall -------------------------------------------------------------------
     recall: Literal["auto", "lexical", "off"] = "auto"
-    recall_neighbours: int = 1
+    recall_neighbours: int = 0
+    recall_share_max: float = 0.7
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -198,6 +210,8 @@ class MemoryConfig(BaseModel):
             )
         if self.reference_window < 2:
             raise ValueError(f"reference_window must be at least 2, got {self.reference_window}")
+        if self.fact_history_limit < 0:
+            raise ValueError(f"fact_history_limit must be >= 0, got {self.fact_history_limit}")
         return self
 
     @model_validator(mode="after")
@@ -212,6 +226,8 @@ class MemoryConfig(BaseModel):
     def _check_recall(self) -> Self:
         if not 0 <= self.recall_neighbours <= 10:
             raise ValueError(f"recall_neighbours must be 0 to 10, got {self.recall_neighbours}")
+        if not 0 <= self.recall_share_max <= 1:
+            raise ValueError(f"recall_share_max must be 0 to 1, got {self.recall_share_max}")
         return self
 
     @property

@@ -35,6 +35,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from memorygraph.errors import InvalidMessageError
+from memorygraph.extractors.base import normalize
 from memorygraph.records import (
     ContextPackage,
     Fact,
@@ -52,6 +53,7 @@ __all__ = [
     "add_turns",
     "add_usage",
     "merge_facts",
+    "trim_facts",
     "validate_messages",
 ]
 
@@ -203,6 +205,71 @@ def merge_facts(left: Sequence[Fact] | None, right: Sequence[Fact] | None) -> li
     return list(merged.values())
 
 
+# Facts that stand for a rejection or a retraction: while one is active, the model
+# repeating what it covers is recorded as rejected, not packed.
+_GUARD_KEYS = ("do_not_assume", "no_longer")
+
+
+def _guard_text(value: str) -> str:
+    return normalize(value).removeprefix("that ")
+
+
+def trim_facts(facts: Sequence[Fact], *, history_limit: int) -> list[Fact]:
+    """Keep every active fact and at most ``history_limit`` superseded or rejected ones.
+
+    History is what a thread's state would otherwise accumulate forever: each
+    correction leaves the fact it replaced behind. The newest history is kept
+    (a superseded fact counts from when its successor was observed); the rest
+    is dropped, in place order otherwise. A rejected fact that is the only
+    thing still guarding its value (no active ``do_not_assume`` fact says the
+    same) is kept beyond the limit, so the model repeating a rejected assumption
+    is still refused after trimming.
+
+    Args:
+        facts: The thread's facts, in state order.
+        history_limit: The most superseded or rejected facts to keep.
+
+    Returns:
+        The facts kept, in their original order.
+
+    Example:
+        >>> from memorygraph.records import Fact
+        >>> old = [Fact(id=f"f{i}", key="lives_in", value=f"city {i}", status="superseded")
+        ...        for i in range(3)]
+        >>> now = Fact(id="f3", key="lives_in", value="Porto")
+        >>> [f.id for f in trim_facts([*old, now], history_limit=1)]
+        ['f2', 'f3']
+    """
+    history = [(index, fact) for index, fact in enumerate(facts) if fact.status != "active"]
+    excess = len(history) - max(history_limit, 0)
+    if excess <= 0:
+        return list(facts)
+    by_id = {fact.id: fact for fact in facts}
+    guarded = {
+        _guard_text(fact.value)
+        for fact in facts
+        if fact.status == "active" and fact.key.split(":", 1)[0] in _GUARD_KEYS
+    }
+
+    def retired_at(index: int, fact: Fact) -> tuple[float, int]:
+        moment = fact.observed_at.timestamp()
+        successor = by_id.get(fact.superseded_by or "")
+        if successor is not None:
+            moment = max(moment, successor.observed_at.timestamp())
+        return moment, index
+
+    droppable = sorted(
+        (
+            (index, fact)
+            for index, fact in history
+            if fact.status != "rejected" or _guard_text(fact.value) in guarded
+        ),
+        key=lambda pair: retired_at(*pair),
+    )
+    dropped = {index for index, _ in droppable[:excess]}
+    return [fact for index, fact in enumerate(facts) if index not in dropped]
+
+
 def add_events(left: Sequence[str] | None, right: Sequence[str] | None) -> list[str]:
     """Collect memory events (``correction``, ``task_change``, ``approval``) until consumed.
 
@@ -221,7 +288,9 @@ class MemoryState(TypedDict):
 
     Attributes:
         messages: The working window of the conversation (validated on entry).
-        facts: Facts extracted in this thread, superseded ones included.
+        facts: Facts extracted in this thread: every active one, and the newest
+            superseded and rejected ones (`MemoryConfig.fact_history_limit`;
+            `extract_facts` trims the rest with `trim_facts`).
         pending: Durable-memory candidates waiting for a human.
         summary: The structured summary of the turns folded away.
         task: The active task and its step.

@@ -15,6 +15,8 @@ Example:
     'Thu 2 Jan 2025, 09:30 UTC'
     >>> parse_timestamp("the day after tomorrow") is None
     True
+    >>> parse_timestamp("31 February, 2023") is None  # no such day
+    True
 """
 
 from __future__ import annotations
@@ -46,14 +48,19 @@ _MONTHS = {
     for name in names
 }
 _MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_CLOCK = r"(?:(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?\s*(?:on\s+)?)?"
+# A clock is only read as one when it says minutes or am/pm, and it is set off from
+# the date: otherwise "31 February" would read as 3 o'clock on the 1st.
+_CLOCK = (
+    r"(?:(?P<hour>\d{1,2})(?=:\d{2}|\s*[ap]\.?m(?![a-z]))(?::(?P<minute>\d{2}))?"
+    r"(?:\s*(?P<ampm>[ap]\.?m\.?))?(?:\s+on\s+|\s*,\s*|\s+))?"
+)
 _SPOKEN = (
     re.compile(
-        rf"^{_CLOCK},?\s*(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})$",
+        rf"^{_CLOCK}(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?P<year>\d{{4}})$",
         re.IGNORECASE,
     ),
     re.compile(
-        rf"^{_CLOCK},?\s*{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})$",
+        rf"^{_CLOCK}{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})$",
         re.IGNORECASE,
     ),
 )

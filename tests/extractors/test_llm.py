@@ -191,3 +191,20 @@ def test_through_chat_openai_against_a_local_server(
         assert request["tools"][0]["function"]["name"] == "ExtractedFacts"
     else:
         assert request["response_format"]["type"] == "json_schema"
+
+
+def test_a_retraction_and_another_persons_fact_from_the_model() -> None:
+    model = RecordingChatModel(
+        replies=[
+            answer(
+                {"action": "retract", "key": "lives_in", "value": "Paris", "turn": 0},
+                {"key": "allergy", "value": "nuts", "subject": "Ana", "turn": 0, "durable": True},
+            )
+        ]
+    )
+    turns = [HumanMessage("I moved out of Paris; my wife Ana can't eat nuts.", id="h1")]
+    claims = LLMExtractor(model).extract(turns, existing=[], now=NOW).claims
+    assert [(c.action, c.key, c.value, c.subject) for c in claims] == [
+        ("retract", "lives_in", "Paris", "user"),
+        ("assert", "allergy", "nuts", "Ana"),
+    ]

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from memorygraph.extractors import Extraction, FactExtractor, RuleBasedExtractor
-from memorygraph.records import TrustLevel
+from memorygraph.records import Fact, TrustLevel
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
@@ -51,6 +51,7 @@ def test_it_implements_the_protocol() -> None:
         ),
         ("I work as a nurse.", [("assert", "occupation", "nurse")]),
         ("I'm a software engineer.", [("assert", "occupation", "software engineer")]),
+        ("I'm a vegetarian.", [("assert", "diet", "vegetarian")]),
         ("My wife is called Maria.", [("assert", "family:wife", "Maria")]),
         ("I have two kids.", [("assert", "family", "two kids")]),
         (
@@ -184,11 +185,197 @@ async def test_async_twin_gives_the_same() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["My name is " + "A" * 100_000, "my email " + "a." * 50_000, "actually " + "a " * 50_000],
-    ids=["long-word", "dotted", "long-correction"],
+    [
+        "My name is " + "A" * 100_000,
+        "my email " + "a." * 50_000,
+        "actually " + "a " * 50_000,
+        "my wife is " * 20_000,
+        "my wife " * 20_000,
+        "I no longer " * 20_000,
+        "my boss at a@b.co " * 5_000,
+        "my wife is " + " " * 100_000 + "x",
+    ],
+    ids=[
+        "long-word",
+        "dotted",
+        "long-correction",
+        "people",
+        "relations",
+        "retractions",
+        "contacts",
+        "blank-run",
+    ],
 )
 def test_long_adversarial_turns_take_linear_time(text: str) -> None:
     started = time.perf_counter()
     extract(text)
     # A quadratic pattern took minutes on the first of these.
     assert time.perf_counter() - started < 10
+
+
+# ------------------------------------------------------------- what stopped being true
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I no longer live in Paris.", [("retract", "lives_in", "Paris")]),
+        ("I don't live in Paris anymore.", [("retract", "lives_in", "Paris")]),
+        ("I don't work at Acme any more.", [("retract", "works_at", "Acme")]),
+        ("I'm not vegetarian any more.", [("retract", "diet", "vegetarian")]),
+        ("I'm no longer vegan.", [("retract", "diet", "vegan")]),
+        ("I'm no longer married.", [("retract", "marital_status", "married")]),
+        ("I'm not allergic to cats anymore.", [("retract", "allergy", "cats")]),
+        # No rule names a key for eating: the habit is retracted as said.
+        ("I don't eat meat anymore.", [("retract", None, "eat meat")]),
+        ("I no longer smoke.", [("retract", None, "smoke")]),
+        (
+            "I no longer live in Paris, I live in Lyon now.",
+            [("retract", "lives_in", "Paris"), ("assert", "lives_in", "Lyon")],
+        ),
+        # Likes have an opposite, which supersedes them already.
+        ("I no longer like coffee.", [("assert", "dislikes", "coffee")]),
+    ],
+)
+def test_retractions(text: str, expected: list[tuple[str, str | None, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't live in Paris.",  # a denial, not something that stopped being true
+        "I don't know anymore.",
+        "I'm not sure anymore.",
+        "I don't care any more.",
+        "I'm no longer interested.",
+        "I don't do that anymore.",
+    ],
+)
+def test_negations_that_retract_nothing(text: str) -> None:
+    assert extract(text).claims == []
+
+
+def test_retractions_are_about_the_thread_and_keep_their_sensitivity() -> None:
+    [allergy] = extract("I'm not allergic to cats anymore.").claims
+    assert (allergy.scope, allergy.sensitivity, allergy.subject) == ("thread", "sensitive", "user")
+
+
+# ----------------------------------------------------------------- other people's facts
+
+
+def about(*texts: str) -> list[tuple[str, str | None, str, str]]:
+    return [(c.action, c.key, c.value, c.subject) for c in extract(*texts).claims]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "My wife Ana is allergic to nuts.",
+            [("assert", "family:wife", "Ana", "user"), ("assert", "allergy", "nuts", "Ana")],
+        ),
+        ("My boss's name is Tom.", [("assert", "family:boss", "Tom", "user")]),
+        ("My neighbour's name is Tom.", [("assert", "family:neighbour", "Tom", "user")]),
+        (
+            "My colleague's email is bob@example.org.",
+            [("assert", "email", "bob@example.org", "user's colleague")],
+        ),
+        ("My son is allergic to peanuts.", [("assert", "allergy", "peanuts", "user's son")]),
+        ("My wife's allergic to shellfish.", [("assert", "allergy", "shellfish", "user's wife")]),
+        ("My sister is a nurse.", [("assert", "occupation", "nurse", "user's sister")]),
+        ("My kids are vegetarian.", [("assert", "diet", "vegetarian", "user's kids")]),
+        ("My dad's from Brazil.", [("assert", "from", "Brazil", "user's dad")]),
+        ("My wife also loves jazz.", [("assert", "likes", "jazz", "user's wife")]),
+        (
+            "My husband Tom lives in Porto and I live in Lisbon.",
+            [
+                ("assert", "family:husband", "Tom", "user"),
+                ("assert", "lives_in", "Porto", "Tom"),
+                ("assert", "lives_in", "Lisbon", "user"),
+            ],
+        ),
+        ("My wife no longer works at Acme.", [("retract", "works_at", "Acme", "user's wife")]),
+        ("My wife and I live in Lisbon.", [("assert", "lives_in", "Lisbon", "user")]),
+        (
+            "Email me at ana@example.org, or my husband at tom@example.org.",
+            [("assert", "email", "ana@example.org", "user")],
+        ),
+    ],
+)
+def test_other_peoples_facts_have_them_as_subject(
+    text: str, expected: list[tuple[str, str | None, str, str]]
+) -> None:
+    assert about(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My boss's name is Tom.",
+        "This is Tom, my boss.",
+        "My wife is Portuguese.",
+        "It's Tom's.",
+        "My friend's name is Tom.",
+    ],
+)
+def test_someone_elses_name_is_never_the_users(text: str) -> None:
+    claims = extract(text).claims
+    assert not [c for c in claims if c.key in ("name", "preferred_name")]
+    assert all(c.key is None or c.key.startswith("family:") for c in claims)
+
+
+@pytest.mark.parametrize(
+    "text", ["Email my boss at tom@acme.com.", "My mom's number is +351 912 345 678, call her."]
+)
+def test_someone_elses_contact_details_are_not_the_users(text: str) -> None:
+    assert [c for c in extract(text).claims if c.subject == "user"] == []
+
+
+def test_a_health_fact_about_someone_else_stays_sensitive_and_personal_data_personal() -> None:
+    family, allergy = extract("My wife Ana is allergic to nuts.").claims
+    assert (family.sensitivity, family.scope) == ("personal", "user")
+    assert (allergy.sensitivity, allergy.scope) == ("sensitive", "user")
+
+
+def test_a_person_named_earlier_is_the_subject_later() -> None:
+    assert about("My wife is called Maria.", "My wife is allergic to shellfish.") == [
+        ("assert", "family:wife", "Maria", "user"),
+        ("assert", "allergy", "shellfish", "Maria"),
+    ]
+    known = [
+        Fact(id="f1", key="family:wife", value="Maria", scope="user"),
+        Fact(id="f2", key="family:boss", value="Tom", scope="user", status="superseded"),
+    ]
+    turns = [HumanMessage("My wife is vegan. My boss is vegetarian.", id="h1")]
+    claims = RuleBasedExtractor().extract(turns, existing=known, now=NOW).claims
+    assert [(c.key, c.subject) for c in claims] == [("diet", "Maria"), ("diet", "user's boss")]
+
+
+# ----------------------------------------------------------------------- other languages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je m'appelle Marie et j'habite à Paris depuis 2019.",
+        "Je suis végétarienne et allergique aux noix.",
+        "Mon mari s'appelle Pierre. Il travaille chez Renault.",
+        "Je n'habite plus à Lyon. Mon email est marie@example.fr.",
+        "Salut, c'est Marie. C'est urgent, merci.",
+        "Ich heiße Hans und wohne in Berlin.",
+        "Meine Frau Anna ist allergisch gegen Nüsse.",
+        "Ich wohne nicht mehr in München. Mein Chef heißt Tom.",
+        "Meine E-Mail ist hans@example.de. Das ist dringend!",
+        "Hallo, ich bin Hans. Ich bin Vegetarier.",
+        "Me llamo Ana y vivo en Madrid.",
+        "Mi esposo Juan trabaja en Telefónica y es alérgico a las nueces.",
+        "Ya no vivo en Sevilla. No como carne.",
+        "Hola, soy Ana. Mi correo es ana@example.es.",
+        "Mi jefe se llama Tom. Es urgente.",
+    ],
+)
+def test_other_languages_yield_no_facts(text: str) -> None:
+    # Out of scope for the rule-based extractor (LLMExtractor reads them), but it must
+    # not misread them: no claim at all, rather than a wrong one.
+    assert extract(text).claims == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.types import Overwrite
 
 from memorygraph import ConfigError, MemoryConfig, TrustLevel
 from memorygraph.context import Identity
@@ -15,6 +16,7 @@ from memorygraph.extractors import Claim, Extraction
 from memorygraph.nodes.extract_facts import extract_facts_from, new_turns
 from memorygraph.nodes.pack_context import build_package
 from memorygraph.records import Fact
+from memorygraph.state import merge_facts
 from memorygraph.store.facts import load_facts
 from tests.memory_kit import fact_lines, open_graph, rendered, say, thread, who
 
@@ -369,6 +371,7 @@ def test_sensitive_fact_is_not_durable_before_approval(backend_url: str, stack: 
         ({"durable_facts_limit": -1}, "durable_facts_limit must be >= 0"),
         ({"durable_scan_limit": 3}, "durable_scan_limit (3) must be at least"),
         ({"reference_window": 1}, "reference_window must be at least 2"),
+        ({"fact_history_limit": -1}, "fact_history_limit must be >= 0"),
     ],
 )
 def test_the_facts_settings_are_validated(fields: dict[str, object], message: str) -> None:
@@ -380,3 +383,223 @@ def test_expire_after_sets_the_expiry_of_facts_without_a_date() -> None:
     config = MemoryConfig(expire_after={"likes": timedelta(days=30)})
     update = extract_facts_from([HumanMessage("I like jazz.", id="h1")], config=config, now=NOW)
     assert [f.expires_at for f in update.facts] == [NOW + timedelta(days=30)]
+
+
+# ------------------------------------------------------------- retractions, other people
+
+
+def of_key(facts: Sequence[Fact], key: str) -> list[Fact]:
+    return [f for f in facts if f.key == key]
+
+
+def lines_for(facts: Sequence[Fact], request: str = "go on") -> list[str]:
+    package = build_package(
+        {"messages": [HumanMessage(request, id="req")], "facts": facts},
+        identity=WHO,
+        config=MemoryConfig(),
+        now=NOW,
+    )
+    return fact_lines(package)
+
+
+def test_a_retraction_supersedes_what_it_names_and_says_so() -> None:
+    first = HumanMessage("I live in Paris and I like jazz.", id="h1")
+    facts = run(first)
+    update = extract_facts_from(
+        [first, HumanMessage("I no longer live in Paris.", id="h2")],
+        facts=facts,
+        watermark="h1",
+        now=NOW,
+    )
+    facts = merge_facts(facts, update.facts)
+    [paris] = of_key(facts, "lives_in")
+    [marker] = of_key(facts, "no_longer:lives_in")
+    assert paris.status == "superseded" and paris.superseded_by == marker.id
+    assert (marker.value, marker.status, marker.scope) == ("Paris", "active", "thread")
+    assert update.events == ["correction"] and update.candidates == []
+    assert sorted(lines_for(facts)) == ["user likes: jazz", "user no_longer:lives_in: Paris"]
+
+
+@pytest.mark.parametrize(
+    ("said", "retracted", "kept", "marker"),
+    [
+        ("I'm a vegetarian.", "vegetarian", [], "user no_longer:diet: vegetarian"),
+        ("I like meat and cheese.", "meat", ["user likes: cheese"], "user no_longer: eat meat"),
+        ("I work at Acme.", "Acme", [], "user no_longer:works_at: Acme"),
+    ],
+)
+def test_retractions_retire_the_matching_active_fact_only(
+    said: str, retracted: str, kept: list[str], marker: str
+) -> None:
+    retraction = {
+        "vegetarian": "I'm not vegetarian any more.",
+        "meat": "I don't eat meat anymore.",
+        "Acme": "I don't work at Acme anymore.",
+    }[retracted]
+    facts = run(HumanMessage(said, id="h1"), HumanMessage("I live in Lisbon.", id="h2"))
+    facts = run(HumanMessage(retraction, id="h3"), facts=facts, watermark="h2")
+    gone = [f for f in facts if f.value == retracted and not f.key.startswith("no_longer")]
+    assert [f.status for f in gone] == ["superseded"]
+    assert sorted(lines_for(facts)) == sorted([marker, "user lives_in: Lisbon", *kept])
+
+
+def test_the_model_repeating_a_retracted_fact_is_not_evidence_but_the_user_is() -> None:
+    facts = run(HumanMessage("I live in Paris.", id="h1"))
+    facts = run(HumanMessage("I no longer live in Paris.", id="h2"), facts=facts, watermark="h1")
+    inferred = Scripted(
+        Claim(
+            key="lives_in",
+            value="Paris",
+            source_turn_id="a3",
+            trust_level=TrustLevel.MODEL_INFERRED,
+            scope="user",
+        )
+    )
+    facts = run(
+        HumanMessage("I no longer live in Paris.", id="h2"),
+        AIMessage("You live in Paris, so ...", id="a3"),
+        facts=facts,
+        watermark="h2",
+        extractor=inferred,
+    )
+    assert [f.status for f in of_key(facts, "lives_in")] == ["rejected"]
+    assert lines_for(facts) == ["user no_longer:lives_in: Paris"]
+    facts = run(HumanMessage("Actually, I live in Paris.", id="h4"), facts=facts, watermark="a3")
+    assert [f.status for f in of_key(facts, "lives_in")] == ["active"]
+    assert [f.status for f in of_key(facts, "no_longer:lives_in")] == ["superseded"]
+    assert lines_for(facts) == ["user lives_in: Paris"]
+
+
+def test_the_model_cannot_retract_what_the_user_said() -> None:
+    facts = run(HumanMessage("I live in Paris.", id="h1"))
+    inferred = Scripted(
+        Claim(
+            action="retract",
+            key="lives_in",
+            value="Paris",
+            source_turn_id="a2",
+            trust_level=TrustLevel.MODEL_INFERRED,
+        )
+    )
+    facts = run(
+        HumanMessage("I live in Paris.", id="h1"),
+        AIMessage("So you have left Paris.", id="a2"),
+        facts=facts,
+        watermark="h1",
+        extractor=inferred,
+    )
+    assert lines_for(facts) == ["user lives_in: Paris"]
+
+
+def test_a_fact_about_someone_else_has_them_as_subject_and_waits_for_approval() -> None:
+    update = extract_facts_from(
+        [HumanMessage("My wife Ana is allergic to nuts. I like jazz.", id="h1")], now=NOW
+    )
+    about = {(f.subject, f.key, f.value): f for f in update.facts}
+    assert set(about) == {
+        ("user", "family:wife", "Ana"),
+        ("Ana", "allergy", "nuts"),
+        ("user", "likes", "jazz"),
+    }
+    assert about[("Ana", "allergy", "nuts")].sensitivity == "sensitive"
+    assert sorted(c.fact.key for c in update.pending) == ["allergy", "family:wife"]
+    assert [f.key for f in update.write] == ["likes"]
+    assert "Ana allergy: nuts" in lines_for(update.facts)
+
+
+def test_a_retraction_reaches_durable_memory(backend_url: str, stack: ExitStack) -> None:
+    graph, ana = open_graph(stack, backend_url), who()
+    say(graph, thread(), ana, "I live in Paris and I like jazz.")
+    package = say(graph, thread(), ana, "I no longer live in Paris.")["context_package"]
+    assert "user no_longer:lives_in: Paris" in fact_lines(package)
+    assert "user lives_in: Paris" not in fact_lines(package)
+    stored = {(f.key, f.value) for f in load_facts(graph.store, ana.tenant_id, "ana")}  # type: ignore[arg-type]
+    assert stored == {("likes", "jazz")}
+    later = say(graph, thread(), ana, "Where do I live? What music do I like?")
+    assert fact_lines(later["context_package"]) == ["user likes: jazz"]
+
+
+# --------------------------------------------------------------- bounded fact history
+
+
+def converse(texts: Sequence[str | BaseMessage], config: MemoryConfig) -> tuple[list[Fact], int]:
+    """Run extraction turn by turn as the node does; return the facts and the overwrites."""
+    messages: list[BaseMessage] = []
+    state: dict[str, object] = {"messages": messages, "facts": []}
+    overwrites = 0
+    for index, said in enumerate(texts):
+        turn = HumanMessage(said, id=f"t{index}") if isinstance(said, str) else said
+        watermark = messages[-1].id if messages else None
+        messages.append(turn)
+        facts: list[Fact] = state["facts"]  # type: ignore[assignment]
+        update = extract_facts_from(
+            messages, facts=facts, watermark=watermark, config=config, now=NOW
+        )
+        written = update.state_update(state).get("facts")
+        if isinstance(written, Overwrite):
+            overwrites += 1
+            state["facts"] = list(written.value)
+        elif written is not None:
+            state["facts"] = merge_facts(facts, written)
+    return state["facts"], overwrites  # type: ignore[return-value]
+
+
+def test_the_thread_keeps_only_the_newest_history() -> None:
+    colours = ["teal", "red", "blue", "green", "pink", "grey", "gold"]
+    texts = ["I live in Lisbon.", *(f"My favourite colour is {c}." for c in colours)]
+    facts, overwrites = converse(texts, MemoryConfig(fact_history_limit=2))
+    assert [(f.value, f.status) for f in facts] == [
+        ("Lisbon", "active"),
+        ("pink", "superseded"),
+        ("grey", "superseded"),
+        ("gold", "active"),
+    ]
+    assert overwrites == len(colours) - 3
+    assert lines_for(facts) == ["user favourite_colour: gold", "user lives_in: Lisbon"]
+    unbounded, none = converse(texts, MemoryConfig(fact_history_limit=50))
+    assert len(unbounded) == len(colours) + 1 and none == 0
+
+
+def test_rejected_assumptions_stay_refused_after_trimming() -> None:
+    assumed = AIMessage(
+        "I'll assume the violation was intentional. I'll assume the licensee is ACME-77.",
+        id="a1",
+    )
+    again = AIMessage(
+        "I assume the violation was intentional. I assume the licensee is ACME-77.", id="a2"
+    )
+    texts: list[str | BaseMessage] = [
+        "Review case C-7.",
+        assumed,
+        "That's wrong.",
+        *(f"My favourite colour is {c}." for c in ("teal", "red", "blue")),
+        again,
+        "ok",
+    ]
+    facts, overwrites = converse(texts, MemoryConfig(fact_history_limit=0))
+    assert overwrites > 0
+    assert not [f for f in facts if f.key == "favourite_colour" and f.status != "active"]
+    # Both assumptions were rejected by one "that's wrong"; the do_not_assume fact
+    # names the last one, so the first is kept as the only thing that refuses it.
+    assert lines_for(facts) == [
+        "user do_not_assume: the licensee is ACME-77",
+        "user favourite_colour: blue",
+    ]
+    # The other one is refused by the do_not_assume fact, so its record could go.
+    assert [(f.value, f.status) for f in of_key(facts, "assumption")] == [
+        ("the violation was intentional", "rejected")
+    ]
+
+
+def test_fact_history_is_bounded_through_the_graph(backend_url: str, stack: ExitStack) -> None:
+    config = MemoryConfig(fact_history_limit=2)
+    graph, cfg, ana = open_graph(stack, backend_url, config=config), thread(), who()
+    for colour in ("teal", "red", "blue", "green", "pink"):
+        say(graph, cfg, ana, f"My favourite colour is {colour}.")
+    values = graph.get_state(cfg).values
+    assert [(f.value, f.status) for f in values["facts"]] == [
+        ("blue", "superseded"),
+        ("green", "superseded"),
+        ("pink", "active"),
+    ]
+    assert fact_lines(values["context_package"]) == ["user favourite_colour: pink"]

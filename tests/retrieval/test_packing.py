@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.messages import HumanMessage
 
 from memorygraph import ContextItem, MemoryConfig, Priority, TokenCounter
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package, pack_items
-from memorygraph.records import ItemKind
+from memorygraph.nodes.pack_context import adapt_shares, build_package, pack_items
+from memorygraph.records import ItemKind, SessionSummary
 
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
 COUNTER = TokenCounter()
@@ -68,3 +69,46 @@ def test_recalled_items_render_in_the_order_they_were_said_under_one_header() ->
     assert context.count("[recalled |") == 2
     assert f"[recalled | {date}]\n> recalled 1\n> ...\n> recalled 0" in context
     assert "[recalled | Tue 9 May 2023]\n> recalled 2" in context
+
+
+def test_shares_stay_as_configured_without_an_archive() -> None:
+    config = MemoryConfig()
+    assert adapt_shares(config, archived=0, window=30) == config.shares
+    pinned = MemoryConfig(recall_share_max=0.2)  # at the configured recall share: off
+    assert adapt_shares(pinned, archived=600, window=30) == pinned.shares
+
+
+def test_recall_grows_with_the_archive_and_the_others_pay_in_proportion() -> None:
+    config = MemoryConfig()
+    small = adapt_shares(config, archived=20, window=20)
+    large = adapt_shares(config, archived=2000, window=20)
+    base = config.shares
+    assert base["recalled"] < small["recalled"] < large["recalled"] <= config.recall_share_max
+    for kind in base:
+        if kind != "recalled":
+            assert large[kind] < small[kind] < base[kind]
+            assert large[kind] / base[kind] == pytest.approx(large["fact"] / base["fact"])
+    assert sum(large.values()) == pytest.approx(sum(base.values()))
+
+
+def test_a_long_archive_gives_recall_the_budget_the_window_does_not_hold() -> None:
+    weather = "the weather today is grey and wet again, " * 6
+    history = [HumanMessage(f"message {i}: {weather}", id=f"h{i}") for i in range(20)]
+    recalls = [
+        item("recalled", i, 40, date="Mon 8 May 2023", session=i, seq=i, end=i) for i in range(40)
+    ]
+    config = MemoryConfig(token_budget=1500, output_reserve=0)
+
+    def recalled_tokens(archived: int) -> int:
+        state = {
+            "messages": [*history, HumanMessage("what happened?", id="q")],
+            "summary": SessionSummary(covered_turns=archived),
+        }
+        package = build_package(
+            state, identity=WHO, config=config, counter=COUNTER, extra_items=recalls
+        )
+        return package.tokens_by_kind().get("recalled", 0)
+
+    # Without an archive the window keeps its 30 %; with a long one, recall takes
+    # most of that (the window's newest turns still go in, within their share).
+    assert recalled_tokens(600) >= recalled_tokens(0) + 200

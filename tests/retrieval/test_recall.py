@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 from langgraph.store.memory import InMemoryStore
 
 from memorygraph import MemoryConfig, TokenCounter
 from memorygraph.records import ArchivedTurn
 from memorygraph.retrieval import LexicalRetriever, expand_hits, rank_turns, recall_items
+from memorygraph.retrieval.temporal import named_period
 from memorygraph.store.archive import archive_turns
 from tests.retrieval.kit import THREAD, said, transcript_of, turns
 
@@ -32,7 +35,7 @@ def recall(store: InMemoryStore, query: str, archived: int, **options: object) -
     )
 
 
-def test_a_hit_comes_back_with_its_neighbours_and_its_date() -> None:
+def test_a_hit_comes_back_with_its_date_and_its_neighbours_when_asked() -> None:
     store = InMemoryStore()
     n = archive(
         store,
@@ -41,7 +44,9 @@ def test_a_hit_comes_back_with_its_neighbours_and_its_date() -> None:
         said("Sounds fun, send pictures!", "Bo", "1:56 pm on 8 May, 2023"),
         said("My cat knocked over a plant.", "Ana", "10:00 am on 20 June, 2023"),
     )
-    (first, *_) = recall(store, "Where is the pottery workshop?", n)
+    (alone, *_) = recall(store, "Where is the pottery workshop?", n)
+    assert alone.content == "Ana: I'm going to a pottery workshop in Porto."
+    (first, *_) = recall(store, "Where is the pottery workshop?", n, recall_neighbours=1)
     assert first.kind == "recalled"
     assert first.content == (
         "Bo: Any weekend plans?\n"
@@ -60,7 +65,7 @@ def test_neighbours_stop_at_the_session_and_can_be_turned_off() -> None:
         said("We moved to Lisbon.", when="2023-05-08T10:00:00"),
         said("I started learning the cello.", when="2023-06-20T10:00:00"),
     )
-    (only,) = recall(store, "cello", n)
+    (only,) = recall(store, "cello", n, recall_neighbours=1)
     assert only.content == "Ana: I started learning the cello."
     store2 = InMemoryStore()
     n = archive(store2, said("one"), said("cello time"), said("three"))
@@ -151,3 +156,47 @@ def test_another_threads_archive_is_never_recalled() -> None:
     for thread in [("acme", "ana", "t2"), ("acme", "bo", "t1"), ("globex", "ana", "t1")]:
         assert recall(store, "secret code", 1, thread=thread) == []
     assert recall(store, "secret code", 1, thread=("acme", "ana", "t1"))
+
+
+def test_a_request_naming_one_speaker_favours_that_speakers_turns() -> None:
+    transcript = transcript_of(
+        turns(("Bo", "Running helps me unwind."), ("Ana", "Running helps me unwind too."))
+    )
+    scores = np.array([1.0, 1.0])
+    assert rank_turns(transcript, scores, "What helps Bo unwind?")[0] == 0
+    assert rank_turns(transcript, scores, "What helps Ana unwind?")[0] == 1
+    # Both named, or the weight off: no speaker is favoured (ties go to the newest).
+    assert rank_turns(transcript, scores, "What helps Ana and Bo unwind?")[0] == 1
+    assert rank_turns(transcript, scores, "What helps Bo unwind?", speaker_weight=0.0)[0] == 1
+    # A name is matched as a word: "Boston" does not name Bo.
+    assert rank_turns(transcript, scores, "Did they run in Boston?")[0] == 1
+
+
+def test_a_request_naming_a_day_or_month_favours_the_turns_said_then() -> None:
+    said_on = [
+        ("I painted a lake.", "2023-05-02T10:00"),  # in May
+        ("I painted a lake again.", "2023-06-05T10:00"),  # within a week after May
+        ("I painted a lake once more.", "2023-10-13T10:00"),
+    ]
+    transcript = transcript_of(
+        [
+            ArchivedTurn(
+                id=f"p{i}", seq=i, role="human", content=text, created_at=when, summary_version=1
+            )
+            for i, (text, when) in enumerate(said_on)
+        ]
+    )
+    scores = np.array([1.0, 1.0, 1.0])
+    assert rank_turns(transcript, scores, "What did she paint?")[0] == 2  # ties: the newest
+    assert rank_turns(transcript, scores, "What did she paint in May 2023?") == [1, 0, 2]
+    assert rank_turns(transcript, scores, "What did she paint on 2 May, 2023?")[0] == 0
+    assert rank_turns(transcript, scores, "What did she paint on October 13, 2023?")[0] == 2
+    # Not a date: no period, the newest first.
+    assert rank_turns(transcript, scores, "What did she paint on 31 February 2023?")[0] == 2
+
+
+def test_named_periods() -> None:
+    assert named_period("on 5th of June 2023") == (date(2023, 6, 5), date(2023, 6, 5))
+    assert named_period("in Sept. 2022") == (date(2022, 9, 1), date(2022, 9, 30))
+    assert named_period("last Friday") is None
+    assert named_period("in 2023") is None

@@ -38,7 +38,7 @@ __all__ = [
     "sensitivity_floor",
 ]
 
-ClaimAction = Literal["assert", "correct", "reject"]
+ClaimAction = Literal["assert", "correct", "reject", "retract"]
 
 _SPACE = re.compile(r"\s+")
 _EDGE = re.compile(r"^[\s\"'`(\[]+|[\s\"'`)\].,;:!?]+$")
@@ -102,13 +102,15 @@ class Claim(BaseModel):
     """What one turn says, before it is reconciled with what is already known.
 
     Attributes:
-        action: ``assert`` a fact, ``correct`` an earlier one, or ``reject`` an
-            assumption.
+        action: ``assert`` a fact, ``correct`` an earlier one, ``reject`` an
+            assumption, or ``retract`` what stopped being true ("I no longer
+            live in Paris": key ``lives_in``, value ``Paris``).
         key: What the claim is about (``name``, ``likes``, ``decision``, ...).
             None for a correction or rejection whose target the extractor could
             not name; the reconciler then finds the target itself.
         value: The value; for a rejection, the assumption rejected (may be
-            empty for a bare "that's wrong").
+            empty for a bare "that's wrong"); for a retraction, what is no
+            longer true.
         subject: Who or what the claim is about; ``user`` for the speaker.
         previous: For a correction, the words being replaced ("not X but Y"
             gives ``previous="X"``, ``value="Y"``).

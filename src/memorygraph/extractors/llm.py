@@ -53,7 +53,12 @@ and allergies, decisions, constraints;
 - corrections (action "correct"): a turn replaces something said before; give the \
 new value, and in "previous" the words it replaces when the turn says them;
 - rejections (action "reject"): the user rejects an assumption ("don't assume ...", \
-"that's wrong"); the value is the assumption rejected.
+"that's wrong"); the value is the assumption rejected;
+- retractions (action "retract"): something stopped being true ("I no longer live \
+in Paris": key lives_in, value Paris).
+
+Facts about other people ("my wife Ana is allergic to nuts") have that person as \
+their subject, never the user.
 
 Use snake_case keys (name, lives_in, works_at, occupation, likes, dislikes, \
 preference, plan, email, phone, allergy, health, decision, constraint). Set \
@@ -65,10 +70,14 @@ turns set them. Report nothing that the turns do not support."""
 
 
 class ExtractedFact(BaseModel):
-    """One fact, correction or rejection found in the new turns."""
+    """One fact, correction, rejection or retraction found in the new turns."""
 
-    action: Literal["assert", "correct", "reject"] = Field(
-        default="assert", description="assert a fact, correct an earlier one, reject an assumption"
+    action: Literal["assert", "correct", "reject", "retract"] = Field(
+        default="assert",
+        description=(
+            "assert a fact, correct an earlier one, reject an assumption, retract what "
+            "stopped being true"
+        ),
     )
     key: str = Field(default="", description="snake_case key; empty if unknown")
     value: str = Field(description="the value; for a rejection, the assumption rejected")

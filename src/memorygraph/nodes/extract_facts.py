@@ -13,6 +13,9 @@ The reconciliation is where the invariants live, whatever the extractor:
   ``rejected`` and records a ``do_not_assume`` fact. The assumption does not
   come back as a confirmed fact unless a later turn brings new evidence (the
   user or a tool asserting it); the model repeating it is not evidence.
+* A retraction ("I no longer live in Paris") supersedes the facts it names and
+  records a ``no_longer`` fact, which guards them the way ``do_not_assume``
+  guards a rejected assumption.
 * Facts worth keeping across threads become `MemoryCandidate`s, each with the
   memory-boundary checks of seed 003 section 16. Those that need no approval
   are written to durable memory at once; the others (sensitive, personal,
@@ -45,6 +48,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from memorygraph._turns import message_id, message_text
 from memorygraph.config import MemoryConfig
@@ -61,6 +65,7 @@ from memorygraph.extractors.base import (
 from memorygraph.extractors.rule_based import RuleBasedExtractor
 from memorygraph.records import Fact, MemoryCandidate, ResolvedReference, TaskState, TrustLevel
 from memorygraph.references import resolve_references
+from memorygraph.state import merge_facts, trim_facts
 from memorygraph.store.facts import aload_facts, aput_facts, load_facts, put_facts
 
 __all__ = [
@@ -106,6 +111,8 @@ def _single_valued(key: str) -> bool:
 
 
 _OPPOSITES = {"likes": "dislikes", "dislikes": "likes"}
+_NO_LONGER = "no_longer"
+_TASTES = frozenset({"likes", "preference", "diet"})
 _GENERIC_SUBJECTS = frozenset({"task", "it", "this", "that"})
 _TRUST_RANK = {
     TrustLevel.MODEL_INFERRED: 0,
@@ -134,6 +141,8 @@ class FactUpdate:
             no new request.
         events: Memory events (``correction``, ``task_change``).
         watermark: The id of the last message read.
+        history_limit: The most superseded and rejected facts the thread's
+            state keeps (`MemoryConfig.fact_history_limit`).
     """
 
     facts: list[Fact] = field(default_factory=list)
@@ -144,12 +153,23 @@ class FactUpdate:
     references: list[ResolvedReference] | None = None
     events: list[str] = field(default_factory=list)
     watermark: str | None = None
+    history_limit: int | None = None
 
     def state_update(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the partial state update: only the keys that changed."""
+        """Return the partial state update: only the keys that changed.
+
+        The changed facts are merged into ``facts`` by its reducer; when the
+        merged list holds more history than ``history_limit``, the whole trimmed
+        list is written instead (an ``Overwrite``), so the checkpoint stays bounded.
+        """
         update: dict[str, Any] = {}
         if self.facts:
             update["facts"] = self.facts
+        if self.history_limit is not None and (self.facts or state.get("facts")):
+            merged = merge_facts(state.get("facts"), self.facts)
+            kept = trim_facts(merged, history_limit=self.history_limit)
+            if len(kept) < len(merged):
+                update["facts"] = Overwrite(kept)
         if self.pending or state.get("pending"):
             update["pending"] = self.pending
         if self.task != state.get("task"):
@@ -224,6 +244,37 @@ def _cap_trust(requested: TrustLevel, speaker: str | None) -> TrustLevel:
 def _same_value(a: str, b: str) -> bool:
     left, right = normalize(a).removeprefix("that "), normalize(b).removeprefix("that ")
     return bool(left) and left == right
+
+
+def _is_guard(fact: Fact) -> bool:
+    return fact.key == "do_not_assume" or fact.key.split(":", 1)[0] == _NO_LONGER
+
+
+def _retracted_by(key: str | None, value: str, fact: Fact) -> bool:
+    """Whether a retraction of ``value`` (under ``key``, if named) covers ``fact``.
+
+    With a key, the values must overlap as whole phrases ("Paris" and "Paris,
+    France"). Without one ("I don't eat meat anymore"), only a taste the phrase
+    names is covered ("likes: meat"), never a name or place it happens to contain.
+    """
+    if _is_guard(fact):
+        return False
+    if key is not None:
+        return fact.key == key and (
+            _same_value(fact.value, value)
+            or _mentions(fact.value, value)
+            or _mentions(value, fact.value)
+        )
+    tastes = fact.key in _TASTES or fact.key.startswith("favourite_")
+    return tastes and (_same_value(fact.value, value) or _mentions(value, fact.value))
+
+
+def _retracts(marker: Fact, fact: Fact) -> bool:
+    """Whether an active ``no_longer`` marker says ``fact`` stopped being true."""
+    if marker.status != "active" or marker.subject != fact.subject:
+        return False
+    base, _, key = marker.key.partition(":")
+    return base == _NO_LONGER and _retracted_by(key or None, marker.value, fact)
 
 
 def _mentions(text: str, value: str) -> bool:
@@ -323,6 +374,10 @@ class _Ledger:
     def active(self) -> list[Fact]:
         return [f for f in self.facts.values() if f.status == "active"]
 
+    def claimable(self) -> list[Fact]:
+        """Active facts that say something, not guards (``do_not_assume``, ``no_longer``)."""
+        return [f for f in self.active() if not _is_guard(f)]
+
     def latest(self, facts: Sequence[Fact]) -> Fact | None:
         return max(facts, key=lambda f: (f.observed_at, self.order[f.id]), default=None)
 
@@ -377,6 +432,7 @@ def _admit(fact: Fact, ledger: _Ledger) -> None:
         for f in ledger.facts.values()
         if (f.status == "rejected" and _same_value(f.value, fact.value))
         or (f.key == "do_not_assume" and f.status == "active" and _same_value(f.value, fact.value))
+        or (f.key.split(":", 1)[0] == _NO_LONGER and _retracts(f, fact))
     ]
     if (known is not None and known.status == "rejected") or blockers:
         if inferred:
@@ -384,7 +440,7 @@ def _admit(fact: Fact, ledger: _Ledger) -> None:
             ledger.put(fact.model_copy(update={"status": "rejected"}))
             return
         for blocker in blockers:
-            if blocker.key == "do_not_assume":
+            if _is_guard(blocker):
                 ledger.retire(blocker, "superseded", fact.id)
     for old in ledger.active():
         if old.id == fact.id or old.subject != fact.subject:
@@ -398,7 +454,7 @@ def _admit(fact: Fact, ledger: _Ledger) -> None:
 
 
 def _correction_target(claim: Claim, ledger: _Ledger) -> Fact | None:
-    active = [f for f in ledger.active() if f.key != "do_not_assume"]
+    active = ledger.claimable()
     if claim.key:
         same_key = [
             f
@@ -463,9 +519,8 @@ def _reject(claim: Claim, ledger: _Ledger, ctx: _Context) -> None:
     if value:
         targets = [
             f
-            for f in ledger.active()
-            if f.key != "do_not_assume"
-            and (_same_value(f.value, value) or _mentions(value, f.value))
+            for f in ledger.claimable()
+            if _same_value(f.value, value) or _mentions(value, f.value)
         ]
     else:
         turn_id, text = _last_assistant_text(claim.source_turn_id, ctx)
@@ -484,6 +539,42 @@ def _reject(claim: Claim, ledger: _Ledger, ctx: _Context) -> None:
     fact = _new_fact(marker, "do_not_assume", value, "user", ctx)
     if fact.id not in ledger.facts or ledger.facts[fact.id].status != "active":
         ledger.put(fact.model_copy(update={"status": "active"}), fresh=True)
+    if "correction" not in ledger.events:
+        ledger.events.append("correction")
+
+
+def _retract(claim: Claim, ledger: _Ledger, ctx: _Context) -> None:
+    """Retire what a retraction names ("I no longer live in Paris") and record that.
+
+    The matching facts are superseded by a ``no_longer`` fact (``no_longer:lives_in``
+    when the claim names its key), which is packed, and which a later statement
+    by the user or a tool supersedes in turn (the model repeating the old fact is
+    recorded as rejected).
+    """
+    value = claim.value.strip()
+    if not value:
+        return
+    targets = [
+        f
+        for f in ledger.claimable()
+        if f.subject == claim.subject and _retracted_by(claim.key, value, f)
+    ]
+    key = _NO_LONGER + (f":{claim.key}" if claim.key else "")
+    # The marker is about this thread; durable facts it retires are rewritten in the
+    # store with their new status, so other threads stop using them too.
+    marker_claim = claim.model_copy(update={"scope": "thread", "expires_at": None})
+    marker = _new_fact(marker_claim, key, value, claim.subject, ctx)
+    # Who says it matters: the model inferring that something stopped being true
+    # does not retire what the user or a tool said.
+    rank = _TRUST_RANK[marker.trust_level]
+    targets = [f for f in targets if _TRUST_RANK[f.trust_level] <= rank]
+    if marker.trust_level is TrustLevel.MODEL_INFERRED and not targets:
+        return
+    for target in targets:
+        ledger.retire(target, "superseded", marker.id)
+    known = ledger.facts.get(marker.id)
+    if known is None or known.status != "active":
+        ledger.put(marker.model_copy(update={"status": "active", "superseded_by": None}))
     if "correction" not in ledger.events:
         ledger.events.append("correction")
 
@@ -566,6 +657,8 @@ def reconcile(
     for claim in extraction.claims:
         if claim.action == "reject":
             _reject(claim, ledger, ctx)
+        elif claim.action == "retract":
+            _retract(claim, ledger, ctx)
         elif claim.action == "correct":
             _correct(claim, ledger, ctx)
         elif claim.key and claim.value.strip():
@@ -613,6 +706,7 @@ def reconcile(
         references=references,
         events=events,
         watermark=message_id(turns[-1]) if turns else watermark,
+        history_limit=config.fact_history_limit,
     )
 
 

@@ -25,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +73,7 @@ from memorygraph.tokens import TokenCounter
 
 __all__ = [
     "abuild_package",
+    "adapt_shares",
     "build_package",
     "collect_items",
     "filter_items",
@@ -161,6 +164,16 @@ def _turn_items(
 def _fact_item(
     fact: Fact, *, rank: int, stale_since: str | None, counter: TokenCounter
 ) -> ContextItem:
+    return _cached_fact_item(fact, rank, stale_since, counter)
+
+
+# A thread carries its facts from turn to turn, so most of them render and count
+# the same on every pack: each (fact, rank, staleness) is built and tokenized
+# once. Facts and items are frozen, so sharing the cached item is safe.
+@functools.lru_cache(maxsize=8192)
+def _cached_fact_item(
+    fact: Fact, rank: int, stale_since: str | None, counter: TokenCounter
+) -> ContextItem:
     content = f"{fact.subject} {fact.key}: {fact.value}"
     metadata: dict[str, Any] = {"observed_at": fact.observed_at.isoformat(), "scope": fact.scope}
     if stale_since:
@@ -222,7 +235,9 @@ def _task_text(task: TaskState) -> str:
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=256)
 def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCounter) -> ContextItem:
+    # The same few texts every turn: each is built and counted once.
     return ContextItem(
         id=item_id,
         kind=kind,
@@ -468,31 +483,72 @@ def filter_items(
 class _Unit:
     key: str
     items: list[ContextItem] = field(default_factory=list)
-
-    @property
-    def kind(self) -> ItemKind:
-        return self.items[0].kind
-
-    @property
-    def tokens(self) -> int:
-        return sum(item.tokens for item in self.items)
-
-    @property
-    def order(self) -> tuple[int, str, int, str]:
-        priority = max(item.priority for item in self.items)
-        rank = min(item.rank for item in self.items)
-        return (-priority, self.kind.value, rank, self.key)
+    kind: ItemKind = ItemKind.FACT
+    tokens: int = 0
+    order: tuple[int, str, int, str] = (0, "", 0, "")
 
 
 def _units(items: Sequence[ContextItem]) -> list[_Unit]:
     units: dict[str, _Unit] = {}
     for item in items:
         units.setdefault(item.unit, _Unit(item.unit)).items.append(item)
+    # Each unit's kind, size and order are computed once: the two passes and
+    # their sorts read them for every unit.
+    for unit in units.values():
+        unit.kind = unit.items[0].kind
+        unit.tokens = sum(item.tokens for item in unit.items)
+        priority = max(item.priority for item in unit.items)
+        rank = min(item.rank for item in unit.items)
+        unit.order = (-priority, unit.kind.value, rank, unit.key)
     return sorted(units.values(), key=lambda unit: unit.order)
 
 
+def adapt_shares(config: MemoryConfig, *, archived: int, window: int) -> dict[str, float]:
+    """The shares for one package: recall's grows with the part of the thread only recall sees.
+
+    A thread whose turns are mostly in the archive is mostly out of the other
+    kinds' reach, so recall's share grows from ``shares["recalled"]`` toward
+    ``recall_share_max`` by the archive's part of the thread (archived turns
+    over archived plus window turns), and every other kind's share shrinks in
+    proportion to pay for it. A thread with no archive keeps the configured
+    shares; in either case, what a kind leaves unused still flows to the others
+    in `pack_items`' second pass.
+
+    Args:
+        config: The configured shares and ``recall_share_max``.
+        archived: Turns in the thread's archive (``summary.covered_turns``).
+        window: Messages in the working window.
+
+    Returns:
+        The shares, by kind.
+
+    Example:
+        >>> from memorygraph import MemoryConfig
+        >>> shares = adapt_shares(MemoryConfig(), archived=600, window=20)
+        >>> round(shares["recalled"], 3), round(shares["recent_turn"], 3)
+        (0.684, 0.119)
+        >>> adapt_shares(MemoryConfig(), archived=0, window=20) == MemoryConfig().shares
+        True
+    """
+    shares = dict(config.shares)
+    base = shares.get(ItemKind.RECALLED.value, 0.0)
+    others = sum(share for kind, share in shares.items() if kind != ItemKind.RECALLED.value)
+    if archived <= 0 or config.recall_share_max <= base or others <= 0:
+        return shares
+    pull = archived / (archived + max(window, 0))
+    grown = min(base + pull * (config.recall_share_max - base), base + others)
+    keep = 1.0 - (grown - base) / others
+    adapted = {kind: share * keep for kind, share in shares.items()}
+    adapted[ItemKind.RECALLED.value] = grown
+    return adapted
+
+
 def pack_items(
-    items: Sequence[ContextItem], *, config: MemoryConfig, overhead: int = 0
+    items: Sequence[ContextItem],
+    *,
+    config: MemoryConfig,
+    overhead: int = 0,
+    shares: Mapping[str, float] | None = None,
 ) -> tuple[list[ContextItem], list[ExcludedItem]]:
     """Fit items into the budget by priority, within each kind's share; fail closed.
 
@@ -507,6 +563,7 @@ def pack_items(
         items: Candidates, already filtered for authorization.
         config: The budget and the shares.
         overhead: Tokens the rendering adds around the items.
+        shares: The shares to pack by (`adapt_shares`); ``config.shares`` by default.
 
     Returns:
         The included items in render order, and the excluded ones.
@@ -515,6 +572,8 @@ def pack_items(
         ContextBudgetExceeded: When the CRITICAL items do not fit.
     """
     available = config.available_tokens
+    weights = config.shares if shares is None else shares
+    caps = {ItemKind(kind): int(share * available) for kind, share in weights.items()}
     critical = [item for item in items if item.priority is Priority.CRITICAL]
     used = overhead + sum(item.tokens for item in critical)
     if used > available:
@@ -526,7 +585,7 @@ def pack_items(
     closed: set[ItemKind] = set()
     deferred: list[_Unit] = []
     for unit in _units([item for item in items if item.priority is not Priority.CRITICAL]):
-        fits_share = spent.get(unit.kind, 0) + unit.tokens <= config.share_budget(unit.kind)
+        fits_share = spent.get(unit.kind, 0) + unit.tokens <= caps.get(unit.kind, 0)
         if unit.kind not in closed and fits_share and used + unit.tokens <= available:
             included += unit.items
             used += unit.tokens
@@ -537,7 +596,7 @@ def pack_items(
         deferred.append(unit)
     # Second pass: shares a kind did not use flow to what did not fit; a larger
     # share says a kind matters more, so it is served first within a priority.
-    deferred.sort(key=lambda unit: (unit.order[0], -config.shares.get(unit.kind, 0.0), unit.order))
+    deferred.sort(key=lambda unit: (unit.order[0], -weights.get(unit.kind, 0.0), unit.order))
     excluded: list[ExcludedItem] = []
     closed.clear()
     for unit in deferred:
@@ -575,6 +634,31 @@ def _sort_within_group(items: list[ContextItem], source_order: dict[str, int]) -
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _has_surrogate(value: Any) -> bool:
+    # Checks without copying: nearly every item is clean, and only a dirty one
+    # is rebuilt by `_scrub`. A container is checked as one JSON string (C code;
+    # `ensure_ascii=False` leaves a lone surrogate in place), else walked.
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict | list | tuple):
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=repr)
+        except (TypeError, ValueError):  # keys that are not strings, cycles
+            return _walk_has_surrogate(value)
+        return not text.isascii() and _SURROGATE.search(text) is not None
+    return False
+
+
+def _walk_has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_walk_has_surrogate(k) or _walk_has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_walk_has_surrogate(item) for item in value)
+    return False
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
@@ -588,11 +672,10 @@ def _scrub(value: Any) -> Any:
 def _valid_message(message: BaseMessage) -> BaseMessage:
     """`_valid_text` for a turn (the graph's reducer refuses these; a drop-in state may not)."""
     update: dict[str, Any] = {}
-    content = _scrub(message.content)
-    if content != message.content:
-        update["content"] = content
+    if _has_surrogate(message.content):
+        update["content"] = _scrub(message.content)
     calls = getattr(message, "tool_calls", None)
-    if calls and _scrub(calls) != calls:
+    if calls and _has_surrogate(calls):
         update["tool_calls"] = _scrub(calls)
     return message.model_copy(update=update) if update else message
 
@@ -604,11 +687,19 @@ def _valid_text(item: ContextItem) -> ContextItem:
     from the store, extra items, or a drop-in graph's own state can still carry
     one; a memory record with one bad character should not fail every turn.
     """
-    fields = ("id", "content", "source", "group", "metadata", "message")
-    cleaned = {name: _scrub(getattr(item, name)) for name in fields}
-    if all(cleaned[name] == getattr(item, name) for name in fields):
+    if not any(_has_surrogate(getattr(item, name)) for name in _TEXT_FIELDS):
         return item
-    return item.model_copy(update=cleaned)
+    return item.model_copy(update={name: _scrub(getattr(item, name)) for name in _TEXT_FIELDS})
+
+
+_TEXT_FIELDS = ("id", "content", "source", "group", "metadata", "message")
+
+
+def _valid_texts(items: Sequence[ContextItem]) -> list[ContextItem]:
+    """`_valid_text` for many items, checked all at once first (they are nearly always clean)."""
+    if not _has_surrogate([[getattr(item, name) for name in _TEXT_FIELDS] for item in items]):
+        return list(items)
+    return [_valid_text(item) for item in items]
 
 
 def build_package(
@@ -654,15 +745,24 @@ def build_package(
         durable_facts=durable_facts,
     )
     allowed, unauthorized = filter_items(
-        [_valid_text(item) for item in [*candidates, *extra_items]], scopes=identity.scopes
+        _valid_texts([*candidates, *extra_items]), scopes=identity.scopes
     )
-    excluded = [entry.model_copy(update={"item": _valid_text(entry.item)}) for entry in excluded]
+    excluded = [
+        entry if item is entry.item else entry.model_copy(update={"item": item})
+        for entry, item in zip(excluded, _valid_texts([e.item for e in excluded]), strict=True)
+    ]
     overhead = counter.count_messages(
         [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
     )
     source_order = {item.id: index for index, item in enumerate(allowed)}
+    summary = state.get("summary")
+    shares = adapt_shares(
+        config,
+        archived=summary.covered_turns if isinstance(summary, SessionSummary) else 0,
+        window=sum(1 for m in state.get("messages") or () if not isinstance(m, RemoveMessage)),
+    )
     while True:
-        included, over = pack_items(allowed, config=config, overhead=overhead)
+        included, over = pack_items(allowed, config=config, overhead=overhead, shares=shares)
         fields: dict[str, Any] = {
             "items": _group_in_source_order(included, source_order),
             "excluded": sorted(
@@ -677,16 +777,18 @@ def build_package(
             "tenant_id": identity.tenant_id,
             "user_id": identity.user_id,
         }
-        try:
-            draft = ContextPackage(**fields, total_tokens=0)
-        except ValidationError as exc:  # e.g. a fact holding a lone surrogate
-            raise InvalidMessageError(
-                f"the context cannot be packaged: {validation_message(exc)}; "
-                "store text as valid UTF-8"
-            ) from exc
+        # The draft is only rendered and counted: built without validation, so
+        # the package is validated and hashed once, with its exact count.
+        draft = ContextPackage.model_construct(**fields, total_tokens=0)
         exact = counter.count_messages(draft.to_messages())
         if exact <= config.available_tokens:
-            return ContextPackage(**fields, total_tokens=exact)
+            try:
+                return ContextPackage(**fields, total_tokens=exact)
+            except ValidationError as exc:  # e.g. a fact holding a lone surrogate
+                raise InvalidMessageError(
+                    f"the context cannot be packaged: {validation_message(exc)}; "
+                    "store text as valid UTF-8"
+                ) from exc
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens

@@ -2,11 +2,17 @@
 
 The steps, each its own small function:
 
-1. `rank_turns`: the retriever's scores, raised for turns in sessions that
-   match the request (a conversation about the topic is a better
-   place to look than a stray mention), and for turns that say when
-   something happened when the request asks when (`temporal`).
-2. `memorygraph.retrieval.passages.expand_hits`: each hit with its neighbours.
+1. `rank_turns`: the retriever's scores, raised for the turns of the one
+   speaker the request names ("What does Melanie do to relax?" is answered by
+   what Melanie said), for turns in sessions that match the request (a
+   conversation about the topic is a better place to look than a stray
+   mention), for turns said in the day or month the request names ("on 13
+   October 2023", "in May 2023"), and for turns that say when something
+   happened when the request asks when (`temporal`).
+2. `memorygraph.retrieval.passages.expand_hits`: each hit with its neighbours
+   (``MemoryConfig.recall_neighbours``, none by default: the index already
+   reads each turn with its neighbours' words, and a neighbour shown costs
+   the budget another hit would use better).
 3. `passage_items`: one `ContextItem` of kind ``recalled`` per passage, each
    turn on a line as ``speaker: text``, the date in the item's header. Items
    are ranked by relevance for packing and rendered in chronological order.
@@ -33,13 +39,13 @@ Example:
     ...                      counter=TokenCounter())
     >>> print(items[0].content)
     Ana: I adopted a cat called Miso.
-    Bo: Lovely!
     >>> items[0].metadata["date"]
     'Fri 1 Mar 2024, 10:00'
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -49,7 +55,7 @@ from memorygraph._render import RECALL_GAP, quote_lines, recalled_header
 from memorygraph.records import ContextItem, ItemKind, Priority, TrustLevel
 from memorygraph.retrieval.base import Retriever, Scores, normalize_max
 from memorygraph.retrieval.passages import Passage, iter_passages
-from memorygraph.retrieval.temporal import favour_dated, mentions_time
+from memorygraph.retrieval.temporal import favour_dated, favour_period, mentions_time
 from memorygraph.retrieval.transcript import Transcript, aload_transcript, load_transcript
 from memorygraph.timestamps import format_timestamp
 
@@ -60,12 +66,22 @@ if TYPE_CHECKING:
     from memorygraph.records import ArchivedTurn
     from memorygraph.tokens import TokenCounter
 
-__all__ = ["SESSION_WEIGHT", "arecall_items", "passage_items", "rank_turns", "recall_items"]
+__all__ = [
+    "SESSION_WEIGHT",
+    "SPEAKER_WEIGHT",
+    "arecall_items",
+    "passage_items",
+    "rank_turns",
+    "recall_items",
+]
 
 ThreadKey = tuple[str, str, str]
 
 SESSION_WEIGHT = 0.3
 """How much a session's match with the request adds to each of its turns."""
+
+SPEAKER_WEIGHT = 0.5
+"""By how much a request that names one speaker raises that speaker's turns (by half)."""
 
 _TRUST = {
     "human": TrustLevel.USER_CLAIMED,
@@ -95,20 +111,39 @@ def _dated(transcript: Transcript, size: int) -> Scores:
     return np.asarray(flags[:size], dtype=np.float64)
 
 
+def _speaker_turns(transcript: Transcript, size: int, query: str) -> Scores | None:
+    # 1.0 for each turn of the one speaker the request names, None when it names
+    # no speaker or several ("Did Ana and Bo meet?" favours neither).
+    with transcript.lock:
+        speakers = transcript.derived.get("speakers")
+        if not isinstance(speakers, tuple) or speakers[0] != len(transcript):
+            names = sorted({t.speaker for t in transcript.turns if t.speaker})
+            patterns = {name: re.compile(rf"\b{re.escape(name)}\b") for name in names}
+            speakers = transcript.derived["speakers"] = (len(transcript), patterns)
+    named = [name for name, pattern in speakers[1].items() if pattern.search(query)]
+    if len(named) != 1:
+        return None
+    return np.asarray([t.speaker == named[0] for t in transcript.turns[:size]], dtype=np.float64)
+
+
 def rank_turns(
     transcript: Transcript,
     scores: Scores,
     query: str,
     *,
     session_weight: float = SESSION_WEIGHT,
+    speaker_weight: float = SPEAKER_WEIGHT,
 ) -> list[int]:
     """Order turn positions best first, from a retriever's scores.
 
     Args:
         transcript: The thread's turns.
         scores: One score per turn to rank (a prefix of the transcript).
-        query: The request ("when" questions favour dated turns).
+        query: The request ("when" questions favour dated turns, a speaker's
+            name that speaker's turns, a named day or month the turns said then).
         session_weight: How much the session's match adds.
+        speaker_weight: By how much the turns of the one speaker the request
+            names are raised.
 
     Returns:
         Positions of the turns that match at all, best first; ties go to the
@@ -127,6 +162,10 @@ def rank_turns(
     if size == 0:
         return []
     total = np.asarray(scores, dtype=np.float64)
+    speaker = _speaker_turns(transcript, size, query) if speaker_weight else None
+    if speaker is not None:
+        total = total * (1.0 + speaker_weight * speaker)
+    total = favour_period(total, transcript.times, query)
     if session_weight:
         total = total + session_weight * _session_prior(transcript, total)
     total = favour_dated(total, _dated(transcript, size), query)

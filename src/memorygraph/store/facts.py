@@ -9,6 +9,13 @@ Reads take only the caller's namespace, which `facts_namespace` cannot build
 without a tenant and a user, so another user's or tenant's facts are out of
 reach by construction.
 
+A fact's history is its status: when a thread supersedes or rejects a durable
+fact, the same item is rewritten with ``status`` and ``superseded_by`` (the
+latest status, not a log of changes), and stays until ``facts_ttl`` or
+forgetting removes it. Reads return only active facts. This is why a thread may
+trim old history from its own state (`memorygraph.state.trim_facts`) without
+losing anything durable.
+
 Example:
     >>> from langgraph.store.memory import InMemoryStore
     >>> from memorygraph.records import Fact
