@@ -33,6 +33,9 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from memorygraph import (
@@ -556,3 +559,37 @@ def test_a_lone_surrogate_that_got_past_the_reducer_cannot_break_the_packer() ->
     rendered = "".join(str(m.content) for m in package.to_messages())
     rendered.encode("utf-8")  # sendable
     assert "caf\ufffde" in rendered
+
+
+class _PrunedOnce(InMemorySaver):
+    """Reads a checkpoint whose messages blob is gone, as when another process
+    pruned between reading the row and its blobs; the next read is whole."""
+
+    def __init__(self, misses: int) -> None:
+        super().__init__()
+        self.misses = misses
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        saved = super().get_tuple(config)
+        if saved is None or self.misses == 0:
+            return saved
+        self.misses -= 1
+        values = {k: v for k, v in saved.checkpoint["channel_values"].items() if k != "messages"}
+        return saved._replace(checkpoint={**saved.checkpoint, "channel_values": values})
+
+
+@pytest.mark.parametrize("misses", [2, 3])
+def test_a_checkpoint_read_while_pruned_is_read_again(misses: int) -> None:
+    from memorygraph.graph._guard import load_thread
+
+    saver = _PrunedOnce(misses=0)
+    graph = create_memory_graph(RecordingChatModel(), checkpointer=saver)
+    cfg: RunnableConfig = {"configurable": {"thread_id": f"t-{uuid.uuid4()}"}}
+    graph.invoke({"messages": [HumanMessage("hello")]}, cfg, context=ANA)
+    who = resolve_identity(ANA, cfg)
+    saver.misses = misses
+    if misses < 3:  # two bad reads, then a whole one: the run goes on
+        assert [m.type for m in load_thread(saver, cfg, who)["messages"]] == ["human", "ai"]
+    else:  # still missing after three reads: damaged, not racing
+        with pytest.raises(CorruptStateError, match="no stored value"):
+            load_thread(saver, cfg, who)

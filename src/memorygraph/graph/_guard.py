@@ -244,18 +244,27 @@ def load_thread(
             if is_corruption(exc):
                 raise corrupt_error(identity.thread_id, exc) from exc
             raise
-        if saved is None:
-            return {}
-        try:
-            values = _check_tuple(identity.thread_id, saved, typed=typed)
-        except _MissingValue:
-            if attempt == _MISSING_RETRIES:
-                raise
-            time.sleep(_RETRY_SECONDS * attempt)
-            continue
-        check_owner(identity, values)
-        return values
+        values = _owned_values(identity, saved, typed=typed, last=attempt == _MISSING_RETRIES)
+        if values is not None:
+            return values
+        time.sleep(_RETRY_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _owned_values(
+    identity: Identity, saved: CheckpointTuple | None, *, typed: bool, last: bool
+) -> dict[str, Any] | None:
+    """The checked values of ``saved``, or None to read the thread again."""
+    if saved is None:
+        return {}
+    try:
+        values = _check_tuple(identity.thread_id, saved, typed=typed)
+    except _MissingValue:
+        if last:
+            raise
+        return None
+    check_owner(identity, values)
+    return values
 
 
 async def aload_thread(
@@ -273,17 +282,10 @@ async def aload_thread(
             if is_corruption(exc) and not _sync_only(exc):
                 raise corrupt_error(identity.thread_id, exc) from exc
             raise
-        if saved is None:
-            return {}
-        try:
-            values = _check_tuple(identity.thread_id, saved, typed=typed)
-        except _MissingValue:
-            if attempt == _MISSING_RETRIES:
-                raise
-            await asyncio.sleep(_RETRY_SECONDS * attempt)
-            continue
-        check_owner(identity, values)
-        return values
+        values = _owned_values(identity, saved, typed=typed, last=attempt == _MISSING_RETRIES)
+        if values is not None:
+            return values
+        await asyncio.sleep(_RETRY_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
