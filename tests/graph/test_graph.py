@@ -6,14 +6,16 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, Op, Result
+from langgraph.store.memory import InMemoryStore
 
 from memorygraph import (
     ContextBudgetExceeded,
@@ -25,7 +27,7 @@ from memorygraph import (
     MemoryState,
     create_memory_graph,
 )
-from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
 from memorygraph.graph import MemoryGraph
 from tests.fakes import RecordingChatModel
 
@@ -279,3 +281,31 @@ async def test_the_memory_graph_as_a_node_of_a_parent_graph(
     assert len(model.calls) == 2
     with pytest.raises(IdentityError):  # and without an identity, still refused
         graph.invoke({"messages": [HumanMessage("hi")]}, thread())
+
+
+class _AsyncOnlyStore(InMemoryStore):
+    """A store whose sync methods fail: an async run must not block on them."""
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        raise AssertionError("a sync store call in an async run")
+
+
+async def test_an_async_run_reads_and_writes_the_store_asynchronously() -> None:
+    store = _AsyncOnlyStore()
+    model = RecordingChatModel()
+    config = MemoryConfig(summarize_at_messages=6, keep_messages=2, audit_full_content=True)
+    graph = create_memory_graph(
+        model,
+        checkpointer=InMemorySaver(serde=memorygraph_serializer()),
+        store=store,
+        config=config,
+    )
+    cfg = thread()
+    said = ["My name is Ana.", "I adopted a cat called Miso.", "We hiked in the Alps."]
+    for text in [*said, "Tell me about the weather.", "What is my cat called?"]:
+        await graph.ainvoke({"messages": [HumanMessage(text)]}, cfg, context=ANA)
+    values = (await graph.aget_state(cfg)).values
+    assert values["summary"].covered_turns > 0  # folded into the archive
+    kinds = {item.kind.value for item in values["context_package"].items}
+    assert "recalled" in kinds  # and recalled from it
+    assert any("Miso" in item.content for item in values["context_package"].items)

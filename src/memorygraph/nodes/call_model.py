@@ -17,12 +17,13 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
@@ -30,7 +31,7 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
-from memorygraph.store.audit import append_audit, audit_record
+from memorygraph.store.audit import aappend_audit, append_audit, audit_record
 
 __all__ = ["make_call_model", "record_audit", "strip_reasoning"]
 
@@ -70,6 +71,31 @@ def _model_name(model: BaseChatModel) -> str:
     return type(model).__name__
 
 
+def _trace(
+    package: ContextPackage,
+    identity: Identity,
+    model: str | None,
+    summary_version: int | None,
+    settings: MemoryConfig,
+) -> AuditRecord:
+    record = audit_record(
+        package,
+        identity=identity,
+        model=model,
+        summary_version=summary_version,
+        content=settings.audit_content,
+    )
+    logger.info(
+        "context package %s: %d items, %d excluded, %d/%d tokens",
+        package.id,
+        len(package.items),
+        len(package.excluded),
+        package.total_tokens,
+        package.budget,
+    )
+    return record
+
+
 def record_audit(
     package: ContextPackage,
     *,
@@ -86,23 +112,26 @@ def record_audit(
     crash does not rewrite it), kept for ``config.audit_ttl``.
     """
     settings = config or MemoryConfig()
-    record = audit_record(
-        package,
-        identity=identity,
-        model=model,
-        summary_version=summary_version,
-        content=settings.audit_content,
-    )
-    logger.info(
-        "context package %s: %d items, %d excluded, %d/%d tokens",
-        package.id,
-        len(package.items),
-        len(package.excluded),
-        package.total_tokens,
-        package.budget,
-    )
+    record = _trace(package, identity, model, summary_version, settings)
     if store is not None:
         append_audit(store, record, ttl=settings.audit_ttl)
+    return record
+
+
+async def arecord_audit(
+    package: ContextPackage,
+    *,
+    identity: Identity,
+    model: str | None,
+    summary_version: int | None,
+    store: BaseStore | None,
+    config: MemoryConfig | None = None,
+) -> AuditRecord:
+    """Async twin of `record_audit`."""
+    settings = config or MemoryConfig()
+    record = _trace(package, identity, model, summary_version, settings)
+    if store is not None:
+        await aappend_audit(store, record, ttl=settings.audit_ttl)
     return record
 
 
@@ -118,13 +147,10 @@ def _usage(reply: AIMessage) -> TokenUsage:
     )
 
 
-CallModelNode = Callable[
-    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
-]
-
-
-def make_call_model(model: BaseChatModel, *, config: MemoryConfig | None = None) -> CallModelNode:
-    """Make a ``call_model`` node for a chat model.
+def make_call_model(
+    model: BaseChatModel, *, config: MemoryConfig | None = None
+) -> RunnableCallable:
+    """Make a ``call_model`` node (sync and async) for a chat model.
 
     Args:
         model: Any LangChain chat model (``ChatOpenAI``, ``init_chat_model(...)``,
@@ -134,7 +160,8 @@ def make_call_model(model: BaseChatModel, *, config: MemoryConfig | None = None)
 
     Returns:
         A node that sends ``state["context_package"].to_messages()`` to the model
-        and returns ``{"messages": [reply], "usage": usage}``.
+        and returns ``{"messages": [reply], "usage": usage}``; under
+        ``ainvoke``/``astream`` it awaits ``model.ainvoke`` and the store.
     """
     name = _model_name(model)
     memory_config = config or MemoryConfig()
@@ -142,20 +169,42 @@ def make_call_model(model: BaseChatModel, *, config: MemoryConfig | None = None)
     def call_model(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        package = state.get("context_package")
-        if not isinstance(package, ContextPackage):
-            raise MemoryGraphError("call_model needs a context_package: run pack_context first")
-        identity = resolve_identity(runtime.context, config)
-        summary = state.get("summary")
+        package, identity, version = _inputs(state, config, runtime)
         record_audit(
             package,
             identity=identity,
             model=name,
-            summary_version=summary.version if summary is not None else None,
+            summary_version=version,
             store=runtime.store,
             config=memory_config,
         )
         reply = strip_reasoning(model.invoke(package.to_messages(), config))
         return {"messages": [reply], "usage": _usage(reply)}
 
-    return call_model
+    async def acall_model(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        package, identity, version = _inputs(state, config, runtime)
+        await arecord_audit(
+            package,
+            identity=identity,
+            model=name,
+            summary_version=version,
+            store=runtime.store,
+            config=memory_config,
+        )
+        reply = strip_reasoning(await model.ainvoke(package.to_messages(), config))
+        return {"messages": [reply], "usage": _usage(reply)}
+
+    return RunnableCallable(call_model, acall_model, name="call_model")
+
+
+def _inputs(
+    state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+) -> tuple[ContextPackage, Identity, int | None]:
+    package = state.get("context_package")
+    if not isinstance(package, ContextPackage):
+        raise MemoryGraphError("call_model needs a context_package: run pack_context first")
+    summary = state.get("summary")
+    version = summary.version if summary is not None else None
+    return package, resolve_identity(runtime.context, config), version

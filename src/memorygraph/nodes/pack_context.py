@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.messages import (
     BaseMessage,
@@ -42,6 +42,7 @@ from langchain_core.messages import (
     message_to_dict,
 )
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from pydantic import ValidationError
@@ -65,10 +66,10 @@ from memorygraph.records import (
     TaskState,
     TrustLevel,
 )
-from memorygraph.retrieval import Retriever, default_retriever, recall_items
-from memorygraph.store.audit import record_package_inputs
-from memorygraph.store.facts import search_facts
-from memorygraph.store.threads import register_thread
+from memorygraph.retrieval import Retriever, arecall_items, default_retriever, recall_items
+from memorygraph.store.audit import arecord_package_inputs, record_package_inputs
+from memorygraph.store.facts import asearch_facts, search_facts
+from memorygraph.store.threads import aregister_thread, register_thread
 from memorygraph.tokens import TokenCounter
 
 __all__ = [
@@ -851,10 +852,6 @@ def _default_counter(config: MemoryConfig) -> TokenCounter:
 
 # ------------------------------------------------------------------------------ node
 
-PackContextNode = Callable[
-    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
-]
-
 
 def make_pack_context(
     config: MemoryConfig | None = None,
@@ -862,8 +859,8 @@ def make_pack_context(
     counter: TokenCounter | None = None,
     clock: Callable[[], datetime] | None = None,
     retriever: Retriever | None = None,
-) -> PackContextNode:
-    """Make a ``pack_context`` node with its own configuration.
+) -> RunnableCallable:
+    """Make a ``pack_context`` node (sync and async) with its own configuration.
 
     Args:
         config: Budgets and texts (defaults to ``MemoryConfig()``).
@@ -876,71 +873,134 @@ def make_pack_context(
         A node ``(state, config, runtime) -> {"context_package": package}``.
         When the graph has a store, the user's durable facts relevant to the
         request are packed too, and so are the thread's archived turns that the
-        request recalls.
+        request recalls. Under ``ainvoke``/``astream`` it reads the store with
+        its async methods.
+
+    Example:
+        >>> from langgraph.graph import START, StateGraph
+        >>> from memorygraph import MemoryContext, MemoryState
+        >>> builder = StateGraph(MemoryState, context_schema=MemoryContext)
+        >>> _ = builder.add_node("pack_context", make_pack_context(MemoryConfig(token_budget=900)))
+        >>> _ = builder.add_edge(START, "pack_context")
+        >>> out = builder.compile().invoke(
+        ...     {"messages": [("user", "Hello!")]},
+        ...     {"configurable": {"thread_id": "t1"}},
+        ...     context=MemoryContext(tenant_id="acme", user_id="ana"),
+        ... )
+        >>> out["context_package"].to_messages()[-1].content
+        'Hello!'
     """
     memory_config = config or MemoryConfig()
+    tokens = counter or _default_counter(memory_config)
 
     def pack_context(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         identity = resolve_identity(runtime.context, config)
         now = clock() if clock else datetime.now(UTC)
-        durable: list[Fact] = []
-        if runtime.store is not None and memory_config.durable_facts_limit:
-            _, request, _ = _split_request(list(state.get("messages") or ()))
-            durable = search_facts(
-                runtime.store,
-                identity.tenant_id,
-                identity.user_id,
-                message_text(request) if request is not None else "",
-                limit=memory_config.durable_facts_limit,
-                scan=memory_config.durable_scan_limit,
-                now=now,
+        plan = _Plan.of(state, identity, runtime.store, memory_config, retriever)
+        inputs: _Inputs = {"extra_items": [], "durable_facts": []}
+        if runtime.store is not None and plan.facts_query is not None:
+            inputs["durable_facts"] = search_facts(
+                runtime.store, *plan.owner, plan.facts_query, **plan.facts_options(now)
             )
-        recalled = _recall(state, identity, runtime.store, memory_config, counter, retriever)
-        # Every input besides the state goes through this one dict, so the
-        # restricted audit record replays exactly what was packed.
-        inputs: dict[str, Sequence[Any]] = {"extra_items": recalled, "durable_facts": durable}
+        if runtime.store is not None and plan.recall is not None:
+            inputs["extra_items"] = recall_items(
+                runtime.store, **plan.recall._asdict(), counter=tokens
+            )
         package = build_package(
-            state,
-            identity=identity,
-            config=memory_config,
-            counter=counter or _default_counter(memory_config),
-            now=now,
-            **inputs,
+            state, identity=identity, config=memory_config, counter=tokens, now=now, **inputs
         )
         if runtime.store is not None:
             _record(runtime.store, package, state, identity, memory_config, now, inputs)
         return {"context_package": package}
 
-    return pack_context
+    async def apack_context(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        identity = resolve_identity(runtime.context, config)
+        now = clock() if clock else datetime.now(UTC)
+        plan = _Plan.of(state, identity, runtime.store, memory_config, retriever)
+        inputs: _Inputs = {"extra_items": [], "durable_facts": []}
+        if runtime.store is not None and plan.facts_query is not None:
+            inputs["durable_facts"] = await asearch_facts(
+                runtime.store, *plan.owner, plan.facts_query, **plan.facts_options(now)
+            )
+        if runtime.store is not None and plan.recall is not None:
+            inputs["extra_items"] = await arecall_items(
+                runtime.store, **plan.recall._asdict(), counter=tokens
+            )
+        package = build_package(
+            state, identity=identity, config=memory_config, counter=tokens, now=now, **inputs
+        )
+        if runtime.store is not None:
+            await _arecord(runtime.store, package, state, identity, memory_config, now, inputs)
+        return {"context_package": package}
+
+    return RunnableCallable(pack_context, apack_context, name="pack_context")
 
 
-def _recall(
-    state: Mapping[str, Any],
-    identity: Identity,
-    store: BaseStore | None,
-    config: MemoryConfig,
-    counter: TokenCounter | None,
-    retriever: Retriever | None,
-) -> list[ContextItem]:
-    summary = state.get("summary")
-    if store is None or not isinstance(summary, SessionSummary) or not summary.covered_turns:
-        return []
-    engine = retriever or default_retriever(store, config.recall)
-    _, request, _ = _split_request(list(state.get("messages") or ()))
-    if engine is None or request is None:
-        return []
-    return recall_items(
-        store,
-        (identity.tenant_id, identity.user_id, identity.thread_id),
-        message_text(request),
-        archived=summary.covered_turns,
-        last_id=summary.last_updated_turn_id,
-        retriever=engine,
-        config=config,
-        counter=counter or _default_counter(config),
-    )
+# Every input besides the state goes through this one dict, so the restricted
+# audit record replays exactly what was packed.
+_Inputs = dict[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one package reads from the store, decided before reading it."""
+
+    owner: tuple[str, str]
+    facts_query: str | None  # None: no durable facts to read
+    limit: int
+    scan: int
+    recall: _RecallRequest | None  # None: nothing to recall
+
+    @classmethod
+    def of(
+        cls,
+        state: Mapping[str, Any],
+        identity: Identity,
+        store: BaseStore | None,
+        config: MemoryConfig,
+        retriever: Retriever | None,
+    ) -> _Plan:
+        _, request, _ = _split_request(list(state.get("messages") or ()))
+        query = message_text(request) if request is not None else ""
+        summary = state.get("summary")
+        recall = None
+        if store is not None and request is not None and isinstance(summary, SessionSummary):
+            engine = retriever or default_retriever(store, config.recall)
+            if engine is not None and summary.covered_turns:
+                recall = _RecallRequest(
+                    (identity.tenant_id, identity.user_id, identity.thread_id),
+                    query,
+                    summary.covered_turns,
+                    summary.last_updated_turn_id,
+                    engine,
+                    config,
+                )
+        return cls(
+            owner=(identity.tenant_id, identity.user_id),
+            facts_query=query if store is not None and config.durable_facts_limit else None,
+            limit=config.durable_facts_limit,
+            scan=config.durable_scan_limit,
+            recall=recall,
+        )
+
+    def facts_options(self, now: datetime) -> dict[str, Any]:
+        """`search_facts`' keyword arguments."""
+        return {"limit": self.limit, "scan": self.scan, "now": now}
+
+
+class _RecallRequest(NamedTuple):
+    """`recall_items`' arguments after the store, but the counter."""
+
+    thread: tuple[str, str, str]
+    query: str
+    archived: int
+    last_id: str | None
+    retriever: Retriever
+    config: MemoryConfig
 
 
 def _record(
@@ -957,13 +1017,24 @@ def _record(
         register_thread(store, identity)
     if config.audit_full_content:
         record_package_inputs(
-            store,
-            package,
-            state=state,
-            identity=identity,
-            config=config,
-            now=now,
-            **inputs,
+            store, package, state=state, identity=identity, config=config, now=now, **inputs
+        )
+
+
+async def _arecord(
+    store: BaseStore,
+    package: ContextPackage,
+    state: Mapping[str, Any],
+    identity: Identity,
+    config: MemoryConfig,
+    now: datetime,
+    inputs: Mapping[str, Sequence[Any]],
+) -> None:
+    if state.get("context_package") is None:
+        await aregister_thread(store, identity)
+    if config.audit_full_content:
+        await arecord_package_inputs(
+            store, package, state=state, identity=identity, config=config, now=now, **inputs
         )
 
 

@@ -24,12 +24,13 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
@@ -37,7 +38,7 @@ from memorygraph._turns import message_id, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.records import SessionSummary
-from memorygraph.store.archive import archive_turns
+from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
 from memorygraph.tokens import TokenCounter
@@ -209,18 +210,13 @@ async def asummarize_messages(
     )
 
 
-SummarizeNode = Callable[
-    [Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]
-]
-
-
 def make_summarize(
     config: MemoryConfig | None = None,
     *,
     summarizer: Summarizer | None = None,
     counter: TokenCounter | None = None,
-) -> SummarizeNode:
-    """Make a ``summarize`` node.
+) -> RunnableCallable:
+    """Make a ``summarize`` node (sync and async; async awaits the summarizer and the store).
 
     Args:
         config: Triggers and keep targets (defaults to ``MemoryConfig()``).
@@ -239,10 +235,9 @@ def make_summarize(
     def summarize(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        events = list(state.get("memory_events") or ())
-        consumed: dict[str, Any] = {"memory_events": Overwrite([])} if events else {}
+        events, consumed = _events(state)
         if runtime.store is None:
-            logger.warning("summarize needs a store to archive old turns; nothing was folded")
+            logger.warning(_NO_STORE)
             return consumed
         previous = state.get("summary")
         update = summarize_messages(
@@ -255,18 +250,65 @@ def make_summarize(
         )
         if update.summary is None:
             return consumed
-        identity = resolve_identity(runtime.context, config)
         archive_turns(
-            runtime.store,
-            (identity.tenant_id, identity.user_id, identity.thread_id),
-            update.folded,
-            start_seq=previous.covered_turns if previous is not None else 0,
-            summary_version=update.summary.version,
+            runtime.store, **_archive_args(config, runtime, previous, update.folded, update.summary)
         )
-        removals = [RemoveMessage(id=message_id(m)) for m in update.folded]
-        return {**consumed, "summary": update.summary, "messages": removals}
+        return _folded(consumed, update)
 
-    return summarize
+    async def asummarize(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        events, consumed = _events(state)
+        if runtime.store is None:
+            logger.warning(_NO_STORE)
+            return consumed
+        previous = state.get("summary")
+        update = await asummarize_messages(
+            state.get("messages") or [],
+            previous=previous,
+            config=memory_config,
+            counter=counter or TokenCounter(memory_config.encoding),
+            summarizer=engine,
+            events=events,
+        )
+        if update.summary is None:
+            return consumed
+        await aarchive_turns(
+            runtime.store, **_archive_args(config, runtime, previous, update.folded, update.summary)
+        )
+        return _folded(consumed, update)
+
+    return RunnableCallable(summarize, asummarize, name="summarize")
+
+
+_NO_STORE = "summarize needs a store to archive old turns; nothing was folded"
+
+
+def _events(state: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    events = list(state.get("memory_events") or ())
+    return events, ({"memory_events": Overwrite([])} if events else {})
+
+
+def _archive_args(
+    config: RunnableConfig,
+    runtime: Runtime[MemoryContext],
+    previous: SessionSummary | None,
+    folded: list[BaseMessage],
+    summary: SessionSummary,
+) -> dict[str, Any]:
+    """`archive_turns`' arguments after the store."""
+    identity = resolve_identity(runtime.context, config)
+    return {
+        "thread": (identity.tenant_id, identity.user_id, identity.thread_id),
+        "messages": folded,
+        "start_seq": previous.covered_turns if previous is not None else 0,
+        "summary_version": summary.version,
+    }
+
+
+def _folded(consumed: dict[str, Any], update: SummaryUpdate) -> dict[str, Any]:
+    removals = [RemoveMessage(id=message_id(m)) for m in update.folded]
+    return {**consumed, "summary": update.summary, "messages": removals}
 
 
 summarize = make_summarize()
