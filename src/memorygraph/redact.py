@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact"]
+__all__ = ["has_personal_data", "redact"]
 
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # National ids with a recognisable shape: US SSN, UK National Insurance number,
@@ -82,3 +82,19 @@ def redact(text: str) -> str:
     text = _IBAN.sub("[iban]", text)
     text = _CARD.sub("[card]", text)
     return _PHONE.sub(_phone, text)
+
+
+def has_personal_data(text: str) -> bool:
+    """Whether ``text`` holds what `redact` replaces, dates and clock times aside.
+
+    The extractors mark such facts ``personal`` (`sensitivity_floor`), so the
+    rule that decides what the audit trace hides also decides what needs consent.
+
+    Example:
+        >>> has_personal_data("call me on +351 912 345 678"), has_personal_data("2024-03-01 10:00")
+        (True, False)
+        >>> has_personal_data("ticket MKc2d71886057e")  # digits inside an id
+        False
+    """
+    undated = _DATE_OR_TIME.sub(" ", text)
+    return redact(undated) != undated

@@ -379,3 +379,21 @@ def test_other_languages_yield_no_facts(text: str) -> None:
     # Out of scope for the rule-based extractor (LLMExtractor reads them), but it must
     # not misread them: no claim at all, rather than a wrong one.
     assert extract(text).claims == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+351 912 345 678", "personal"),
+        ("ana@example.com", "personal"),
+        ("4111 1111 1111 1111", "personal"),  # what the audit trace redacts needs consent
+        ("PT50 0002 0123 1234 5678 9015 4", "personal"),
+        ("MKc2d71886057e jazz", "none"),  # digits inside an id are no phone number
+        ("2024-03-01 10:00", "none"),
+        ("jazz", "none"),
+    ],
+)
+def test_personal_data_is_what_the_audit_trace_redacts(value: str, expected: str) -> None:
+    from memorygraph.extractors.base import sensitivity_floor
+
+    assert sensitivity_floor("likes", value) == expected

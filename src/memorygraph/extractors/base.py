@@ -26,6 +26,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from memorygraph.records import Fact, FactScope, Sensitivity, TrustLevel
+from memorygraph.redact import has_personal_data
 
 __all__ = [
     "Claim",
@@ -54,11 +55,6 @@ _SENSITIVE_WORDS = re.compile(
     r"ptsd|adhd|autis\w*|disease|disorder|syndrome|therap\w*|surgery|chemo\w*|insulin|"
     r"celiac|coeliac|intoleran\w*|disabilit\w*|religio\w*|sexual\w*|orientation)\b",
     re.IGNORECASE,
-)
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-_DATE_OR_TIME = re.compile(
-    r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b|\b\d{1,2}:\d{2}\b"
 )
 
 
@@ -92,8 +88,9 @@ def sensitivity_floor(key: str, value: str) -> Sensitivity:
     base = key.split(":", 1)[0]
     if base in _SENSITIVE_KEYS or _SENSITIVE_WORDS.search(f"{key} {value}"):
         return "sensitive"
-    undated = _DATE_OR_TIME.sub(" ", value)
-    if base in _PERSONAL_KEYS or _EMAIL.search(value) or _PHONE.search(undated):
+    # Contact details and identifiers: whatever the audit trace would redact
+    # (one detector for both, `memorygraph.redact`).
+    if base in _PERSONAL_KEYS or has_personal_data(value):
         return "personal"
     return "none"
 
