@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["format_timestamp", "parse_timestamp", "timestamp_label"]
+__all__ = ["MONTHS", "MONTH_NAMES", "format_timestamp", "parse_timestamp", "timestamp_label"]
 
-_MONTHS = {
+MONTHS: dict[str, int] = {
     name: number
     for number, names in enumerate(
         (
@@ -47,7 +47,10 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+"""Month names and their usual abbreviations, lower case, to the month's number."""
+MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+"""A regex alternation of `MONTHS`, longest first (so "june" wins over "jun")."""
+_MONTH = rf"(?P<month>{MONTH_NAMES})\.?"
 # A clock is only read as one when it says minutes or am/pm, and it is set off from
 # the date: otherwise "31 February" would read as 3 o'clock on the 1st.
 _CLOCK = (
@@ -83,7 +86,7 @@ def _spoken(text: str) -> datetime | None:
         try:
             return datetime(
                 int(match.group("year")),
-                _MONTHS[match.group("month").lower()],
+                MONTHS[match.group("month").lower()],
                 int(match.group("day")),
                 hour,
                 minute,

@@ -16,30 +16,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from memorygraph.timestamps import MONTH_NAMES, MONTHS
+
 __all__ = ["plan_expiry"]
 
-_MONTHS = {
-    name: index
-    for index, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = rf"(?P<month>{MONTH_NAMES})\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
 _ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
@@ -103,12 +84,12 @@ def plan_expiry(text: str, now: datetime) -> datetime | None:
         return _day_end(int(match["year"]), int(match["month"]), int(match["day"]))
     for pattern in (_MONTH_DAY, _DAY_MONTH):
         if match := pattern.search(text):
-            month = _MONTHS[match["month"].casefold()]
+            month = MONTHS[match["month"].casefold()]
             day = int(match["day"])
             year = int(match["year"]) if match["year"] else _next_year(month, day, now)
             return _day_end(year, month, day)
     if match := _IN_MONTH.search(text):
-        month = _MONTHS[match["month"].casefold()]
+        month = MONTHS[match["month"].casefold()]
         year = int(match["year"]) if match["year"] else _next_year(month, 31, now)
         return _month_end(year, month)
     if match := _RELATIVE.search(text):

@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from memorygraph.retrieval.base import Scores
+from memorygraph.timestamps import MONTH_NAMES, MONTHS
 
 __all__ = [
     "PERIOD_BOOST",
@@ -54,18 +55,14 @@ PERIOD_BOOST = 1.0
 PERIOD_GRACE = timedelta(days=7)
 """How long after the named period a turn still counts as said then."""
 
-_MONTH_NUMBERS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
-_MONTH_NUMBERS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
-_MONTH_NUMBERS["sept"] = 9
-_MONTH_NAME = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _DAY_MONTH_YEAR = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAME})\.?,?\s+(\d{{4}})\b",
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH_NAMES})\.?,?\s+(\d{{4}})\b",
     re.IGNORECASE,
 )
 _MONTH_DAY_YEAR = re.compile(
-    rf"\b({_MONTH_NAME})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE
+    rf"\b({MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE
 )
-_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAME})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.IGNORECASE)
+_MONTH_YEAR = re.compile(rf"\b({MONTH_NAMES})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.IGNORECASE)
 
 _WHEN = re.compile(
     r"^\W*(?:(?:and|so|but)\s+)?(?:when\b|since\s+when\b|how\s+long\b|how\s+many\s+"
@@ -101,13 +98,13 @@ def named_period(query: str) -> tuple[date, date] | None:
     """The first day, or else month, the request names with its year, as (first, last) day."""
     try:
         if match := _DAY_MONTH_YEAR.search(query):
-            day = date(int(match[3]), _MONTH_NUMBERS[match[2].lower()], int(match[1]))
+            day = date(int(match[3]), MONTHS[match[2].lower()], int(match[1]))
             return day, day
         if match := _MONTH_DAY_YEAR.search(query):
-            day = date(int(match[3]), _MONTH_NUMBERS[match[1].lower()], int(match[2]))
+            day = date(int(match[3]), MONTHS[match[1].lower()], int(match[2]))
             return day, day
         if match := _MONTH_YEAR.search(query):
-            year, month = int(match[2]), _MONTH_NUMBERS[match[1].lower()]
+            year, month = int(match[2]), MONTHS[match[1].lower()]
             return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
     except ValueError:  # "31 February 2023", year 0
         return None
