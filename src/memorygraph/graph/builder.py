@@ -133,8 +133,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         # A saver attached later (the API server's) may load records as plain data.
         return self.typed_saver is not None and self.checkpointer is self.typed_saver
 
-    def _preflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
-        identity = resolve_identity(context, config)
+    def _preflight(self, input: Any, config: RunnableConfig | None, identity: Identity) -> None:
         saver = self._own_saver()
         saved = load_thread(saver, config, identity, typed=self._typed) if saver else {}
         self._check_input(input, identity, saved)
@@ -144,8 +143,9 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             if saved.get("context_package") is None:
                 register_thread(self.store, identity)
 
-    async def _apreflight(self, input: Any, config: RunnableConfig | None, context: Any) -> None:
-        identity = resolve_identity(context, config)
+    async def _apreflight(
+        self, input: Any, config: RunnableConfig | None, identity: Identity
+    ) -> None:
         saver = self._own_saver()
         saved = await aload_thread(saver, config, identity, typed=self._typed) if saver else {}
         self._check_input(input, identity, saved)
@@ -200,11 +200,11 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         if _is_subgraph_call(config):
             yield from super().stream(input, config, **kwargs)
             return
-        resolve_identity(kwargs.get("context"), config)  # before waiting for the thread
+        identity = resolve_identity(kwargs.get("context"), config)  # before waiting
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         with lock:  # one run at a time per thread (graph/_lock.py)
-            self._preflight(input, config, kwargs.get("context"))
+            self._preflight(input, config, identity)
             target = (
                 None
                 if _names_checkpoint(config)
@@ -224,11 +224,11 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             async for chunk in super().astream(input, config, **kwargs):
                 yield chunk
             return
-        resolve_identity(kwargs.get("context"), config)
+        identity = resolve_identity(kwargs.get("context"), config)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         async with lock:
-            await self._apreflight(input, config, kwargs.get("context"))
+            await self._apreflight(input, config, identity)
             target = (
                 None
                 if _names_checkpoint(config)
