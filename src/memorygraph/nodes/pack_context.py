@@ -893,12 +893,24 @@ def make_pack_context(
     memory_config = config or MemoryConfig()
     tokens = counter or _default_counter(memory_config)
 
+    def begin(
+        state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
+    ) -> tuple[Identity, datetime, _Plan]:
+        identity = resolve_identity(runtime.context, config)
+        now = clock() if clock else datetime.now(UTC)
+        return identity, now, _Plan.of(state, identity, runtime.store, memory_config, retriever)
+
+    def pack(
+        state: Mapping[str, Any], identity: Identity, now: datetime, inputs: _Inputs
+    ) -> ContextPackage:
+        return build_package(
+            state, identity=identity, config=memory_config, counter=tokens, now=now, **inputs
+        )
+
     def pack_context(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        identity = resolve_identity(runtime.context, config)
-        now = clock() if clock else datetime.now(UTC)
-        plan = _Plan.of(state, identity, runtime.store, memory_config, retriever)
+        identity, now, plan = begin(state, config, runtime)
         inputs: _Inputs = {"extra_items": [], "durable_facts": []}
         if runtime.store is not None and plan.facts_query is not None:
             inputs["durable_facts"] = search_facts(
@@ -908,9 +920,7 @@ def make_pack_context(
             inputs["extra_items"] = recall_items(
                 runtime.store, **plan.recall._asdict(), counter=tokens
             )
-        package = build_package(
-            state, identity=identity, config=memory_config, counter=tokens, now=now, **inputs
-        )
+        package = pack(state, identity, now, inputs)
         if runtime.store is not None:
             _record(runtime.store, package, state, identity, memory_config, now, inputs)
         return {"context_package": package}
@@ -918,9 +928,7 @@ def make_pack_context(
     async def apack_context(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        identity = resolve_identity(runtime.context, config)
-        now = clock() if clock else datetime.now(UTC)
-        plan = _Plan.of(state, identity, runtime.store, memory_config, retriever)
+        identity, now, plan = begin(state, config, runtime)
         inputs: _Inputs = {"extra_items": [], "durable_facts": []}
         if runtime.store is not None and plan.facts_query is not None:
             inputs["durable_facts"] = await asearch_facts(
@@ -930,9 +938,7 @@ def make_pack_context(
             inputs["extra_items"] = await arecall_items(
                 runtime.store, **plan.recall._asdict(), counter=tokens
             )
-        package = build_package(
-            state, identity=identity, config=memory_config, counter=tokens, now=now, **inputs
-        )
+        package = pack(state, identity, now, inputs)
         if runtime.store is not None:
             await _arecord(runtime.store, package, state, identity, memory_config, now, inputs)
         return {"context_package": package}
