@@ -362,6 +362,7 @@ class MemoryGraphSystem(System):
                     retriever=retriever,
                     config=config,
                     counter=counter,
+                    pending=state["messages"],
                 )
                 middle, cpu = time.perf_counter(), time.process_time()
                 build_package(

@@ -98,7 +98,7 @@ class ItemKind(StrEnum):
 RENDER_ORDER: dict[ItemKind, int] = {kind: index for index, kind in enumerate(ItemKind)}
 """The position of each kind in a rendered package."""
 
-ExclusionReason = Literal["over_budget", "unauthorized", "stale", "superseded"]
+ExclusionReason = Literal["over_budget", "unauthorized", "stale", "superseded", "duplicate"]
 
 
 class ContextItem(_Record):

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -120,6 +121,12 @@ def parse_timestamp(value: object) -> datetime | None:
         return value
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> datetime | None:
+    # Memoized: a thread's turns carry few distinct dates, read at every request.
     text = " ".join(value.split())
     if not text:
         return None

@@ -133,3 +133,46 @@ def test_auto_fuses_bm25_with_minilm_when_the_extra_is_installed() -> None:
     retriever = default_retriever(InMemoryStore())
     assert retriever is not None and retriever.name == "bm25+embeddings"
     assert int(np.argmax(retriever.score(transcript, "How to destress?"))) == 0
+
+
+# ------------------------------------------------- turns of the working window
+
+WINDOW = [
+    t.model_copy(update={"id": f"w{t.seq}", "seq": len(CHAT) + t.seq})
+    for t in turns(("Bo", "Hiking the coast trail calms me down."), ("Ana", "Nice."))
+]
+
+
+def test_pending_turns_are_scored_with_the_archive_and_embedded_once() -> None:
+    model = KeywordEmbeddings()
+    retriever = EmbeddingRetriever(model)
+    archive = transcript_of(CHAT)
+    retriever.score(archive, "cat")
+    assert model.calls == 1
+    both = archive.with_pending(WINDOW, archived=len(CHAT))
+    scores = retriever.score(both, "Where does Bo go hiking?")
+    assert len(scores) == 5
+    assert int(np.argmax(scores)) == 3
+    assert model.calls == 2  # the window's turns, once
+    again = archive.with_pending(WINDOW, archived=len(CHAT))
+    assert np.allclose(retriever.score(again, "Where does Bo go hiking?"), scores)
+    assert model.calls == 2  # kept beside the archive's vectors
+    assert retriever.score(archive, "cat").shape == (3,)  # the archive alone, as before
+
+
+async def test_async_pending_turns_agree() -> None:
+    retriever = EmbeddingRetriever(KeywordEmbeddings())
+    both = transcript_of(CHAT).with_pending(WINDOW, archived=len(CHAT))
+    sync = retriever.score(both, "hiking trail")
+    fresh = EmbeddingRetriever(KeywordEmbeddings())
+    assert np.allclose(await fresh.ascore(both, "hiking trail"), sync)
+
+
+def test_the_store_index_ranks_pending_turns_last() -> None:
+    # The store embeds turns as they are archived: pending ones are not in its index yet.
+    store = InMemoryStore(index={"embed": KeywordEmbeddings(), "dims": 5, "fields": ["content"]})
+    archive_turns(store, THREAD, [said(t.content) for t in CHAT], start_seq=0, summary_version=1)
+    both = transcript_of(CHAT).with_pending(WINDOW, archived=len(CHAT))
+    scores = EmbeddingRetriever().score(both, "hiking", store=store)
+    assert len(scores) == 5
+    assert scores[3] == scores[4] == scores.min()

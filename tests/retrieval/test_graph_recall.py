@@ -162,3 +162,63 @@ def test_recall_off_recalls_nothing() -> None:
     for text in SMALL_TALK:
         say(graph, cfg, text)
     assert recalled(say(graph, cfg, "What is the wifi password?")) == []
+
+
+WINDOW_CONFIG = MemoryConfig(token_budget=1000, output_reserve=100)
+FILLER = "Filler line {}: the weather is grey again and the train was late."
+WIFI = ("Our wifi password is heron-42.", "2024-05-02T09:30:00")
+MORE_CHAT = [f"More chat {i}: I watered the plants and need new running shoes." for i in range(12)]
+
+
+def test_a_window_turn_the_recent_turns_cannot_show_is_recalled(
+    backend_url: str, stack: ExitStack
+) -> None:
+    # After the first fold, the recent-turn share of a long thread's package is
+    # small; the turns of the window it cannot show are ranked with the archive.
+    graph = create_memory_graph(
+        checkpointer=stack.enter_context(open_checkpointer(backend_url)),
+        store=stack.enter_context(open_store(backend_url)),
+        config=WINDOW_CONFIG,
+    )
+    cfg = thread()
+    values = say(graph, cfg, FILLER.format(0))
+    while not values.get("summary") or not values["summary"].covered_turns:
+        values = say(graph, cfg, FILLER.format(len(values["messages"])))
+    say(graph, cfg, *WIFI)
+    for text in MORE_CHAT:
+        say(graph, cfg, text)
+    values = say(graph, cfg, "What is the wifi password?")
+    assert_window_turn_recalled(values)
+
+
+async def test_async_runs_recall_the_window_too() -> None:
+    graph = create_memory_graph(
+        checkpointer=InMemorySaver(), store=InMemoryStore(), config=WINDOW_CONFIG
+    )
+    cfg = thread()
+
+    async def asay(text: str, when: str | None = None) -> dict[str, Any]:
+        kwargs = {"created_at": when} if when else {}
+        message = HumanMessage(text, name="Ana", additional_kwargs=kwargs)
+        await graph.ainvoke({"messages": [message]}, cfg, context=ANA)
+        return (await graph.aget_state(cfg)).values
+
+    values = await asay(FILLER.format(0))
+    while not values.get("summary") or not values["summary"].covered_turns:
+        values = await asay(FILLER.format(len(values["messages"])))
+    await asay(*WIFI)
+    for text in MORE_CHAT:
+        await asay(text)
+    assert_window_turn_recalled(await asay("What is the wifi password?"))
+
+
+def assert_window_turn_recalled(values: dict[str, Any]) -> None:
+    package = values["context_package"]
+    assert any("heron-42" in str(m.content) for m in values["messages"])  # still in the window
+    recent = [i for i in package.items if i.kind is ItemKind.RECENT_TURN]
+    assert recent and not any("heron-42" in i.content for i in recent)
+    (hit,) = [i for i in recalled(values) if "heron-42" in i.content]
+    assert hit.metadata["date"] == "Thu 2 May 2024, 09:30"
+    assert "[recalled | user_claimed | Thu 2 May 2024, 09:30]" in context_text(values)
+    # Shown once: recall never repeats a turn the recent turns show.
+    assert context_text(values).count("More chat 11") == 1

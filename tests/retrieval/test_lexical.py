@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from memorygraph.records import ArchivedTurn
 from memorygraph.retrieval import LexicalRetriever
@@ -94,3 +95,51 @@ async def test_async_scores_match() -> None:
     assert (await retriever.ascore(transcript, "pottery")).tolist() == retriever.score(
         transcript, "pottery"
     ).tolist()
+
+
+# ------------------------------------------------- turns of the working window
+
+
+def pending(*said: tuple[str, str], start: int) -> list[ArchivedTurn]:
+    return [t.model_copy(update={"id": f"w{t.seq}", "seq": start + t.seq}) for t in turns(*said)]
+
+
+def test_a_pending_turn_scores_as_the_same_archived_turn_would() -> None:
+    # Without neighbours' words, a pending turn saying what an archived turn
+    # said is the same document, scored by the same statistics.
+    retriever = LexicalRetriever(context=False)
+    archive = transcript_of(CHAT)
+    both = archive.with_pending(pending(("Ana", CHAT[4].content), start=len(CHAT)), archived=6)
+    scores = retriever.score(both, "pottery class on Thursdays")
+    assert scores.max() == 1.0
+    assert scores[4] == pytest.approx(1.0, rel=1e-6)  # bm25s keeps its scores in float32
+    assert scores[6] == pytest.approx(scores[4], rel=1e-6)
+
+
+def test_a_word_only_the_window_holds_finds_its_pending_turn() -> None:
+    archive = transcript_of(CHAT)
+    window = pending(("Bo", "The ferry to Tangier leaves at noon."), ("Ana", "ok"), start=len(CHAT))
+    scores = LexicalRetriever().score(archive.with_pending(window, archived=6), "Tangier ferry")
+    assert best_of(scores) == 6
+    assert scores[6] == 1.0
+    assert scores[:6].tolist() == [0.0] * 6
+    assert scores[7] > 0  # its neighbour's words, as for archived turns
+
+
+def test_pending_turns_leave_the_archive_index_as_it_was() -> None:
+    retriever = LexicalRetriever()
+    archive = transcript_of(CHAT)
+    before = retriever.score(archive, "marathon").tolist()
+    index = archive.derived[retriever._key]
+    bm25 = index.bm25
+    window = pending(("Bo", "My marathon time was 3:40."), start=len(CHAT))
+    both = archive.with_pending(window, archived=6)
+    assert len(retriever.score(both, "marathon")) == 7
+    assert both.derived == {}  # nothing derived is kept on the request's copy
+    assert archive.derived[retriever._key].bm25 is bm25  # not rebuilt
+    assert index.size == len(archive) == 6
+    assert retriever.score(archive, "marathon").tolist() == before
+
+
+def best_of(scores: np.ndarray) -> int:
+    return int(np.argmax(scores))

@@ -112,3 +112,47 @@ def test_a_long_archive_gives_recall_the_budget_the_window_does_not_hold() -> No
     # Without an archive the window keeps its 30 %; with a long one, recall takes
     # most of that (the window's newest turns still go in, within their share).
     assert recalled_tokens(600) >= recalled_tokens(0) + 200
+
+
+def turn(message_id: str, rank: int, tokens: int) -> ContextItem:
+    return ContextItem(
+        id=message_id,
+        kind="recent_turn",
+        content=message_id,
+        priority=Priority.MEDIUM,
+        tokens=tokens,
+        source=f"turn:{message_id}",
+        rank=rank,
+    )
+
+
+def window_recall(message_id: str, rank: int, tokens: int) -> ContextItem:
+    return item("recalled", rank, tokens, turn_ids=[message_id]).model_copy(
+        update={"id": f"recall-{message_id}"}
+    )
+
+
+def test_a_window_turn_the_recent_turns_show_is_not_recalled_too() -> None:
+    config = MemoryConfig(
+        token_budget=1000, output_reserve=0, shares={"recent_turn": 0.1, "recalled": 0.3}
+    )
+    recent = [turn(f"w{i}", 4 - i, 50) for i in range(5)]  # w4 is the newest
+    recalls = [window_recall("w4", 0, 50), window_recall("w1", 1, 50)]
+    included, excluded = pack_items([*recent, *recalls], config=config)
+    ids = {i.id for i in included}
+    assert {"w4", "w3", "recall-w1"} <= ids
+    assert "recall-w4" not in ids
+    assert ("recall-w4", "duplicate") in {(e.item.id, e.reason) for e in excluded}
+
+
+def test_recent_turns_stop_where_a_recalled_window_turn_already_shows() -> None:
+    config = MemoryConfig(
+        token_budget=1000, output_reserve=0, shares={"recent_turn": 0.1, "recalled": 0.3}
+    )
+    recent = [turn(f"w{i}", 4 - i, 50) for i in range(5)]
+    included, excluded = pack_items([*recent, window_recall("w1", 0, 50)], config=config)
+    # First pass: w4, w3 (the share) and the recalled w1; second pass: w2, then
+    # w1 is shown already and w0 would leave a gap.
+    assert [i.id for i in included if i.kind is ItemKind.RECENT_TURN] == ["w2", "w3", "w4"]
+    reasons = {e.item.id: e.reason for e in excluded}
+    assert reasons == {"w1": "duplicate", "w0": "over_budget"}

@@ -200,3 +200,41 @@ def test_named_periods() -> None:
     assert named_period("in Sept. 2022") == (date(2022, 9, 1), date(2022, 9, 30))
     assert named_period("last Friday") is None
     assert named_period("in 2023") is None
+
+
+def test_a_window_turn_is_recalled_with_the_archive_and_its_date() -> None:
+    store = InMemoryStore()
+    n = archive(store, said("We moved to Lisbon.", when="2023-05-08T10:00:00"))
+    window = [
+        said("I started learning the cello.", "Bo", "2023-06-20T10:00:00", id="w1"),
+        said("Good for you!", when="2023-06-20T10:01:00", id="w2"),
+    ]
+    items = recall_items(
+        store,
+        THREAD,
+        "Who is learning the cello?",
+        archived=n,
+        last_id=None,
+        retriever=LexicalRetriever(),
+        config=MemoryConfig(),
+        counter=COUNTER,
+        pending=window,
+    )
+    best = min(items, key=lambda item: item.rank)
+    assert best.content == "Bo: I started learning the cello."
+    assert best.metadata["turn_ids"] == ["w1"]  # the message's own id: the packer dedupes by it
+    assert best.metadata["date"] == "Tue 20 Jun 2023, 10:00"
+    assert best.id == "recall:1-1"
+    # Not before the thread has an archive to score the window by.
+    no_archive = recall_items(
+        InMemoryStore(),
+        THREAD,
+        "cello",
+        archived=0,
+        last_id=None,
+        retriever=LexicalRetriever(),
+        config=MemoryConfig(),
+        counter=COUNTER,
+        pending=window,
+    )
+    assert no_archive == []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.store.base import GetOp
 from langgraph.store.memory import InMemoryStore
 
 from memorygraph.retrieval import TranscriptCache, aload_transcript, load_transcript
 from memorygraph.store.archive import archive_turns
-from tests.retrieval.kit import THREAD
+from tests.retrieval.kit import THREAD, transcript_of, turns
 
 
 def fold(store: InMemoryStore, thread: tuple[str, str, str], texts: list[str], start: int) -> None:
@@ -121,3 +122,22 @@ async def test_async_load_catches_up_too() -> None:
     assert grown is transcript
     assert [t.content for t in grown.turns] == ["one", "two", "three"]
     assert load_transcript(store, THREAD, archived=3, last_id="t1-2") is grown
+
+
+def test_pending_turns_follow_the_archived_turns_the_state_knows() -> None:
+    archive = transcript_of(turns(("Ana", "one"), ("Bo", "two"), ("Ana", "three")))
+    # A fork whose state archived two turns: its window starts at position 2.
+    window = [
+        t.model_copy(update={"id": f"w{t.seq}", "seq": 2 + t.seq})
+        for t in turns(("Bo", "same day"), ("Ana", "next week"), date="2024-03-01T10:05:00")
+    ]
+    window[1] = window[1].model_copy(update={"created_at": "2024-03-08T09:00:00"})
+    both = archive.with_pending(window, archived=2)
+    assert [t.content for t in both.turns] == ["one", "two", "same day", "next week"]
+    assert (both.archived, both.settled) == (2, archive)
+    assert both.sessions == [0, 0, 0, 1]  # a new date starts a new session
+    assert both.session_span(3) == (3, 3)
+    assert len(archive) == 3 and archive.sessions == [0, 0, 0]  # the archive is untouched
+    assert (archive.archived, archive.settled) == (3, archive)
+    with pytest.raises(ValueError, match="position 2, not 3"):
+        archive.with_pending(window, archived=3)

@@ -585,7 +585,14 @@ def pack_items(
     spent: dict[ItemKind, int] = {}
     closed: set[ItemKind] = set()
     deferred: list[_Unit] = []
-    for unit in _units([item for item in items if item.priority is not Priority.CRITICAL]):
+    excluded: list[ExcludedItem] = []
+    units = _units([item for item in items if item.priority is not Priority.CRITICAL])
+    shown = _recent_in_share(units, caps.get(ItemKind.RECENT_TURN, 0))
+    for unit in units:
+        if unit.kind is ItemKind.RECALLED and not shown.isdisjoint(_recalled_turns(unit.items)):
+            # A window turn that recall ranked, and that the recent turns show anyway.
+            excluded += [_exclude(item, "duplicate") for item in unit.items]
+            continue
         fits_share = spent.get(unit.kind, 0) + unit.tokens <= caps.get(unit.kind, 0)
         if unit.kind not in closed and fits_share and used + unit.tokens <= available:
             included += unit.items
@@ -598,17 +605,51 @@ def pack_items(
     # Second pass: shares a kind did not use flow to what did not fit; a larger
     # share says a kind matters more, so it is served first within a priority.
     deferred.sort(key=lambda unit: (unit.order[0], -weights.get(unit.kind, 0.0), unit.order))
-    excluded: list[ExcludedItem] = []
     closed.clear()
+    recalled = _recalled_turns(included)
     for unit in deferred:
+        if unit.kind is ItemKind.RECENT_TURN and not recalled.isdisjoint(
+            item.id for item in unit.items
+        ):
+            # Recalled already, from the window: older recent turns would leave a gap.
+            closed.add(unit.kind)
+            excluded += [_exclude(item, "duplicate") for item in unit.items]
+            continue
         if unit.kind not in closed and used + unit.tokens <= available:
             included += unit.items
             used += unit.tokens
+            recalled |= _recalled_turns(unit.items)
             continue
         if unit.kind in _CONTIGUOUS:
             closed.add(unit.kind)
         excluded += [_exclude(item, "over_budget") for item in unit.items]
     return _render_order(included), excluded
+
+
+def _recent_in_share(units: Sequence[_Unit], cap: int) -> set[str]:
+    # The recent turns the first pass will pack: newest first, while they fit
+    # their share (recalled items are packed before them, so this is worked
+    # out ahead).
+    shown: set[str] = set()
+    spent = 0
+    for unit in units:
+        if unit.kind is not ItemKind.RECENT_TURN:
+            continue
+        if spent + unit.tokens > cap:
+            break
+        spent += unit.tokens
+        shown.update(item.id for item in unit.items)
+    return shown
+
+
+def _recalled_turns(items: Sequence[ContextItem]) -> set[str]:
+    # The message ids of the turns that recalled items show.
+    return {
+        str(turn_id)
+        for item in items
+        if item.kind is ItemKind.RECALLED
+        for turn_id in item.metadata.get("turn_ids") or ()
+    }
 
 
 def _render_order(items: Sequence[ContextItem]) -> list[ContextItem]:
@@ -872,8 +913,9 @@ def make_pack_context(
     Returns:
         A node ``(state, config, runtime) -> {"context_package": package}``.
         When the graph has a store, the user's durable facts relevant to the
-        request are packed too, and so are the thread's archived turns that the
-        request recalls. Under ``ainvoke``/``astream`` it reads the store with
+        request are packed too, and so are the thread's turns that the request
+        recalls: archived ones, and those of the window that the recent-turn
+        share cannot show. Under ``ainvoke``/``astream`` it reads the store with
         its async methods.
 
     Example:
@@ -970,7 +1012,8 @@ class _Plan:
         config: MemoryConfig,
         retriever: Retriever | None,
     ) -> _Plan:
-        _, request, _ = _split_request(list(state.get("messages") or ()))
+        messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
+        history, request, _ = _split_request(messages)
         query = message_text(request) if request is not None else ""
         summary = state.get("summary")
         recall = None
@@ -984,6 +1027,7 @@ class _Plan:
                     summary.last_updated_turn_id,
                     engine,
                     config,
+                    history,
                 )
         return cls(
             owner=(identity.tenant_id, identity.user_id),
@@ -1007,6 +1051,7 @@ class _RecallRequest(NamedTuple):
     last_id: str | None
     retriever: Retriever
     config: MemoryConfig
+    pending: Sequence[BaseMessage]  # the window before the request: ranked with the archive
 
 
 def _record(

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbeddingRetriever", "embedding_text"]
 
+_WINDOW_CACHE = 512
+"""Pending turns whose vectors are kept per transcript (a working window holds fewer)."""
+
 
 def embedding_text(turn: ArchivedTurn) -> str:
     """The text embedded for a turn: the speaker, then what was said.
@@ -110,24 +113,56 @@ class EmbeddingRetriever:
 
     def _vectors(self, transcript: Transcript) -> npt.NDArray[np.float64]:
         assert self.embeddings is not None
-        vectors, texts = self._pending(transcript)
+        settled = transcript.settled
+        vectors, texts = self._pending(settled)
         start = vectors.matrix.shape[0]
         for offset in range(0, len(texts), self.batch_size):
             batch = texts[offset : offset + self.batch_size]
-            self._append(
-                transcript, vectors, start + offset, self.embeddings.embed_documents(batch)
-            )
-        return vectors.matrix
+            self._append(settled, vectors, start + offset, self.embeddings.embed_documents(batch))
+        cache, missing = self._window(transcript)
+        if missing:
+            self._keep(settled, cache, missing, self.embeddings.embed_documents(missing))
+        return self._stack(transcript, vectors.matrix, cache)
 
     async def _avectors(self, transcript: Transcript) -> npt.NDArray[np.float64]:
         assert self.embeddings is not None
-        vectors, texts = self._pending(transcript)
+        settled = transcript.settled
+        vectors, texts = self._pending(settled)
         start = vectors.matrix.shape[0]
         for offset in range(0, len(texts), self.batch_size):
             batch = texts[offset : offset + self.batch_size]
             rows = await self.embeddings.aembed_documents(batch)
-            self._append(transcript, vectors, start + offset, rows)
-        return vectors.matrix
+            self._append(settled, vectors, start + offset, rows)
+        cache, missing = self._window(transcript)
+        if missing:
+            self._keep(settled, cache, missing, await self.embeddings.aembed_documents(missing))
+        return self._stack(transcript, vectors.matrix, cache)
+
+    # --- turns not archived yet (`Transcript.with_pending`) --------------------------
+
+    def _window(self, transcript: Transcript) -> tuple[dict[str, Any], list[str]]:
+        # Pending turns are embedded once each, by text, and kept beside the
+        # archive's vectors until the cache holds `_WINDOW_CACHE` of them.
+        texts = [embedding_text(turn) for turn in transcript.turns[transcript.archived :]]
+        with transcript.lock:
+            cache: dict[str, Any] = transcript.settled.derived.setdefault(f"{self._key}:window", {})
+            missing = list(dict.fromkeys(text for text in texts if text not in cache))
+        return cache, missing
+
+    def _keep(
+        self, settled: Transcript, cache: dict[str, Any], texts: list[str], rows: Any
+    ) -> None:
+        with settled.lock:
+            cache.update(zip(texts, _unit(rows), strict=True))
+            while len(cache) > _WINDOW_CACHE:
+                cache.pop(next(iter(cache)))
+
+    def _stack(
+        self, transcript: Transcript, archived: npt.NDArray[np.float64], cache: dict[str, Any]
+    ) -> npt.NDArray[np.float64]:
+        pending = [cache[embedding_text(turn)] for turn in transcript.turns[transcript.archived :]]
+        head = archived[: transcript.archived]
+        return np.vstack([head, *pending]) if pending else head
 
     # --- scoring ------------------------------------------------------------------
 
@@ -145,11 +180,11 @@ class EmbeddingRetriever:
         if self.embeddings is None:
             store = _indexed(store)
             namespace = archive_namespace(*transcript.thread)
-            found = store.search(namespace, query=query, limit=len(transcript))
-            return _from_search(found, len(transcript))
+            found = store.search(namespace, query=query, limit=transcript.archived)
+            return _from_search(found, transcript.archived, len(transcript))
         matrix = self._vectors(transcript)
         query_vector = _unit(self.embeddings.embed_query(query))[0]
-        return normalize_zscore(matrix[: len(transcript)] @ query_vector)
+        return normalize_zscore(matrix @ query_vector)
 
     async def ascore(
         self, transcript: Transcript, query: str, *, store: BaseStore | None = None
@@ -160,12 +195,12 @@ class EmbeddingRetriever:
         if self.embeddings is None:
             store = _indexed(store)
             namespace = archive_namespace(*transcript.thread)
-            found = await store.asearch(namespace, query=query, limit=len(transcript))
-            return _from_search(found, len(transcript))
+            found = await store.asearch(namespace, query=query, limit=transcript.archived)
+            return _from_search(found, transcript.archived, len(transcript))
         matrix, query_vector = await asyncio.gather(
             self._avectors(transcript), self.embeddings.aembed_query(query)
         )
-        return normalize_zscore(matrix[: len(transcript)] @ _unit(query_vector)[0])
+        return normalize_zscore(matrix @ _unit(query_vector)[0])
 
 
 def _indexed(store: BaseStore | None) -> BaseStore:
@@ -178,15 +213,16 @@ def _indexed(store: BaseStore | None) -> BaseStore:
     return store
 
 
-def _from_search(found: list[SearchItem], size: int) -> Scores:
-    # Turns the store did not return (or could not score) get the lowest score seen.
+def _from_search(found: list[SearchItem], archived: int, size: int) -> Scores:
+    # Turns the store did not return (or could not score) get the lowest score
+    # seen; so do pending turns, which the store's index does not hold yet.
     similarity = np.full(size, np.nan)
     for item in found:
         try:
             seq = int(item.key)
         except ValueError:
             continue
-        if 0 <= seq < size and item.score is not None:
+        if 0 <= seq < archived and item.score is not None:
             similarity[seq] = item.score
     if np.all(np.isnan(similarity)):
         return np.zeros(size)

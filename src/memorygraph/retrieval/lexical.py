@@ -34,7 +34,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +53,17 @@ if TYPE_CHECKING:
     from memorygraph.retrieval.transcript import Transcript
 
 __all__ = ["LexicalRetriever", "tokenize"]
+
+
+def _idf(frequency: int, documents: int) -> float:
+    # Lucene's inverse document frequency, as bm25s computes it.
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
+def _saturate(frequency: int, relative_length: float, k1: float, b: float) -> float:
+    # Lucene's term-frequency component, as bm25s computes it.
+    return frequency / (k1 * (1 - b + b * relative_length) + frequency)
+
 
 _STEMMERS = threading.local()  # a Stemmer object must not be shared between threads
 
@@ -87,6 +100,13 @@ class _Index:
     words: list[list[str]] = field(default_factory=list)  # each turn's words only
     size: int = 0  # how many turns the BM25 index covers
     bm25: Any = None
+    frequencies: Any = None  # documents per term id, for scoring pending turns
+    mean_length: float = 0.0  # of the indexed documents
+    pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
+
+
+_PENDING_CACHE = 512
+"""Pending turns whose words are kept per transcript (a working window holds fewer)."""
 
 
 def _turn_text(turn: ArchivedTurn) -> str:
@@ -121,23 +141,78 @@ class LexicalRetriever:
             words = tokenize([_turn_text(turn) for turn in new])
             index.words += words
             index.own += [s + w for s, w in zip(speakers, words, strict=True)]
-            docs = [self._document(transcript, index, seq) for seq in range(len(transcript))]
+            docs = [
+                self._document(transcript, index.own, index.words, seq)
+                for seq in range(len(transcript))
+            ]
             bm25 = bm25s.BM25(k1=self.k1, b=self.b)
             bm25.index(docs, show_progress=False)
             index.bm25 = bm25
+            index.frequencies = np.diff(bm25.scores["indptr"])
+            index.mean_length = float(np.mean([len(doc) for doc in docs]))
             index.size = len(transcript)
             return index
 
-    def _document(self, transcript: Transcript, index: _Index, seq: int) -> list[str]:
+    def _document(
+        self, transcript: Transcript, own: list[list[str]], words: list[list[str]], seq: int
+    ) -> list[str]:
         # The turn's own words count twice: a turn that says it outranks the
         # neighbour that only stands next to it.
-        doc = index.own[seq] * 2
+        doc = own[seq] * 2
         if self.context:
             session = transcript.sessions[seq]
             for other in (seq - 1, seq + 1):
                 if 0 <= other < len(transcript) and transcript.sessions[other] == session:
-                    doc += index.words[other]
+                    doc += words[other]
         return doc
+
+    def _pending_words(
+        self, index: _Index, turns: list[ArchivedTurn]
+    ) -> tuple[list[list[str]], list[list[str]]]:
+        # Tokenized once per turn, like archived turns: a pending turn is seen
+        # again at every request until it is folded into the archive.
+        keys = [(turn.id, turn.content) for turn in turns]
+        new = [turn for turn, key in zip(turns, keys, strict=True) if key not in index.pending]
+        speakers = tokenize([turn.speaker or "" for turn in new])
+        said = tokenize([turn.content for turn in new])
+        for turn, speaker, words in zip(new, speakers, said, strict=True):
+            index.pending[(turn.id, turn.content)] = (speaker + words, words)
+        entries = [index.pending[key] for key in keys]
+        while len(index.pending) > _PENDING_CACHE:
+            index.pending.pop(next(iter(index.pending)))
+        return [own for own, _ in entries], [words for _, words in entries]
+
+    def _score_pending(self, transcript: Transcript, index: _Index, terms: list[str]) -> Scores:
+        """BM25 of the turns past ``transcript.archived``, by the archive's statistics.
+
+        A turn of the working window is scored as if it were one more document
+        of the archive's index: the same Lucene formulas bm25s uses, with the
+        index's document frequencies, size and mean document length (a term the
+        archive never holds counts as being in one document). Rebuilding the
+        index for every request would cost about 40 ms on a 700-turn thread.
+        """
+        archived = transcript.archived
+        with transcript.lock:
+            own_new, words_new = self._pending_words(index, transcript.turns[archived:])
+        own = index.own[:archived] + own_new
+        words = index.words[:archived] + words_new
+        vocabulary = index.bm25.vocab_dict
+        count = index.size
+        rarity = {
+            term: _idf(int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, count)
+            for term in set(terms)
+        }
+        scores = np.zeros(len(transcript) - archived)
+        for offset, seq in enumerate(range(archived, len(transcript))):
+            doc = self._document(transcript, own, words, seq)
+            frequency = Counter(doc)
+            length = len(doc) / max(index.mean_length, 1e-9)
+            scores[offset] = sum(
+                rarity[term] * _saturate(frequency[term], length, self.k1, self.b)
+                for term in terms
+                if frequency[term]
+            )
+        return scores
 
     def score(
         self, transcript: Transcript, query: str, *, store: BaseStore | None = None
@@ -145,12 +220,18 @@ class LexicalRetriever:
         """Score every turn against the query (see `Retriever.score`)."""
         if not len(transcript):
             return np.zeros(0)
-        index = self._index(transcript)
-        (terms,) = tokenize([query])
-        ids = index.bm25.get_tokens_ids(terms)
-        if not ids:
+        archived = transcript.archived
+        if archived == 0:  # nothing indexed yet to score pending turns by
             return np.zeros(len(transcript))
-        return normalize_max(index.bm25.get_scores_from_ids(ids))
+        index = self._index(transcript.settled)
+        (terms,) = tokenize([query])
+        raw = np.zeros(len(transcript))
+        ids = index.bm25.get_tokens_ids(terms)
+        if ids:
+            raw[:archived] = index.bm25.get_scores_from_ids(ids)[:archived]
+        if len(transcript) > archived and terms:
+            raw[archived:] = self._score_pending(transcript, index, terms)
+        return normalize_max(raw)
 
     async def ascore(
         self, transcript: Transcript, query: str, *, store: BaseStore | None = None

@@ -17,9 +17,12 @@ The steps, each its own small function:
    turn on a line as ``speaker: text``, the date in the item's header. Items
    are ranked by relevance for packing and rendered in chronological order.
 
-`recall_items` runs them over the thread's `Transcript`; `arecall_items` is its
-async twin. Candidates stop once they hold as many tokens as the whole budget
-could take, so a package's excluded list stays short.
+`recall_items` runs them over the thread's `Transcript` and, when given the
+working window's turns (``pending``), over those too: a turn the recent-turn
+share cannot show is ranked with the archive rather than lost until the next
+fold (`Transcript.with_pending`). `arecall_items` is its async twin.
+Candidates stop once they hold as many tokens as the whole budget could take,
+so a package's excluded list stays short.
 
 Example:
     >>> from langchain_core.messages import HumanMessage
@@ -45,6 +48,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -57,9 +61,11 @@ from memorygraph.retrieval.base import Retriever, Scores, normalize_max
 from memorygraph.retrieval.passages import Passage, iter_passages
 from memorygraph.retrieval.temporal import favour_dated, favour_period, mentions_time
 from memorygraph.retrieval.transcript import Transcript, aload_transcript, load_transcript
+from memorygraph.store.archive import to_archived
 from memorygraph.timestamps import format_timestamp
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
     from langgraph.store.base import BaseStore
 
     from memorygraph.config import MemoryConfig
@@ -83,6 +89,9 @@ SESSION_WEIGHT = 0.3
 SPEAKER_WEIGHT = 0.5
 """By how much a request that names one speaker raises that speaker's turns (by half)."""
 
+_PENDING_PASSAGES = 1024
+"""Passages of pending turns kept rendered per thread."""
+
 _TRUST = {
     "human": TrustLevel.USER_CLAIMED,
     "system": TrustLevel.USER_CLAIMED,
@@ -102,25 +111,36 @@ def _session_prior(transcript: Transcript, scores: Scores) -> Scores:
 
 
 def _dated(transcript: Transcript, size: int) -> Scores:
+    # Worked out once per archived turn (kept on the archived transcript), and
+    # per request for pending turns.
+    settled = transcript.settled
     with transcript.lock:
-        flags = transcript.derived.get("dated")
-        if not isinstance(flags, list) or len(flags) > len(transcript):
+        flags = settled.derived.get("dated")
+        if not isinstance(flags, list) or len(flags) > len(settled):
             flags = []
-        flags += [1.0 if mentions_time(t.content) else 0.0 for t in transcript.turns[len(flags) :]]
-        transcript.derived["dated"] = flags
-    return np.asarray(flags[:size], dtype=np.float64)
+        flags += [1.0 if mentions_time(t.content) else 0.0 for t in settled.turns[len(flags) :]]
+        settled.derived["dated"] = flags
+    pending = [_mentions_time(t.content) for t in transcript.turns[transcript.archived :]]
+    return np.asarray((flags[: transcript.archived] + pending)[:size], dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _mentions_time(text: str) -> float:
+    # A pending turn is checked at every request until it is archived.
+    return 1.0 if mentions_time(text) else 0.0
 
 
 def _speaker_turns(transcript: Transcript, size: int, query: str) -> Scores | None:
     # 1.0 for each turn of the one speaker the request names, None when it names
     # no speaker or several ("Did Ana and Bo meet?" favours neither).
+    settled = transcript.settled
     with transcript.lock:
-        speakers = transcript.derived.get("speakers")
-        if not isinstance(speakers, tuple) or speakers[0] != len(transcript):
-            names = sorted({t.speaker for t in transcript.turns if t.speaker})
-            patterns = {name: re.compile(rf"\b{re.escape(name)}\b") for name in names}
-            speakers = transcript.derived["speakers"] = (len(transcript), patterns)
-    named = [name for name, pattern in speakers[1].items() if pattern.search(query)]
+        speakers = settled.derived.get("speakers")
+        if not isinstance(speakers, tuple) or speakers[0] != len(settled):
+            names = {t.speaker for t in settled.turns if t.speaker}
+            speakers = settled.derived["speakers"] = (len(settled), names)
+    names = speakers[1] | {t.speaker for t in transcript.turns[transcript.archived :] if t.speaker}
+    named = [name for name in sorted(names) if re.search(rf"\b{re.escape(name)}\b", query)]
     if len(named) != 1:
         return None
     return np.asarray([t.speaker == named[0] for t in transcript.turns[:size]], dtype=np.float64)
@@ -240,14 +260,20 @@ def _passage_item(
 ) -> tuple[ContextItem, int, int]:
     # A passage renders the same for every request: made and counted once, as
     # the first passage of its session's block and as a later one.
-    key = (passage.first, passage.last, counter.encoding_name)
+    # Passages of pending turns are kept apart, by their turns' ids as well
+    # (the same positions hold other turns in another branch of the thread),
+    # and only the newest `_PENDING_PASSAGES` of them.
+    turns = [transcript.turns[seq] for seq in passage.positions]
+    archived = passage.last < transcript.archived
+    key: tuple[object, ...] = (passage.first, passage.last, counter.encoding_name)
+    if not archived:
+        key += tuple(turn.id for turn in turns)
     with transcript.lock:
-        cache: dict[tuple[int, int, str], tuple[ContextItem, int, int]]
-        cache = transcript.derived.setdefault("passages", {})
+        cache: dict[tuple[object, ...], tuple[ContextItem, int, int]]
+        cache = transcript.settled.derived.setdefault("passages" if archived else "pending", {})
         cached = cache.get(key)
     if cached is not None:
         return cached
-    turns = [transcript.turns[seq] for seq in passage.positions]
     trusts = {_TRUST.get(turn.role) for turn in turns}
     date = _date_label(transcript, passage.first)
     metadata: dict[str, object] = {"date": date} if date else {}
@@ -274,6 +300,8 @@ def _passage_item(
     entry = (item, opening, following)
     with transcript.lock:
         cache[key] = entry
+        while not archived and len(cache) > _PENDING_PASSAGES:
+            cache.pop(next(iter(cache)))
     return entry
 
 
@@ -282,19 +310,16 @@ def _select(
     scores: Scores,
     query: str,
     *,
-    upto: int,
     config: MemoryConfig,
     counter: TokenCounter,
     retriever: Retriever,
 ) -> list[ContextItem]:
-    ranked = rank_turns(transcript, scores[:upto], query)
+    ranked = rank_turns(transcript, scores, query)
     # Candidates stop at about the whole budget: no package could use more.
     chosen: list[Passage] = []
     spent = 0
     sessions: set[int] = set()
-    for passage in iter_passages(
-        transcript, ranked, neighbours=config.recall_neighbours, upto=upto
-    ):
+    for passage in iter_passages(transcript, ranked, neighbours=config.recall_neighbours):
         if spent >= config.available_tokens:
             break
         _, opening, following = _passage_item(transcript, passage, counter)
@@ -307,8 +332,15 @@ def _select(
     )
 
 
-def _window(archived: int, transcript: Transcript) -> int:
-    return min(archived, len(transcript))
+def _with_pending(
+    transcript: Transcript, archived: int, pending: Sequence[BaseMessage]
+) -> Transcript:
+    # The archived turns this state knows of, then the window's turns after them.
+    archived = min(archived, len(transcript))
+    if not pending and archived == len(transcript):
+        return transcript
+    turns = to_archived(pending, start_seq=archived, summary_version=0)
+    return transcript.with_pending(turns, archived=archived)
 
 
 def recall_items(
@@ -321,8 +353,9 @@ def recall_items(
     retriever: Retriever,
     config: MemoryConfig,
     counter: TokenCounter,
+    pending: Sequence[BaseMessage] = (),
 ) -> list[ContextItem]:
-    """Recall archived turns relevant to the request, as ``recalled`` candidates.
+    """Recall turns relevant to the request, as ``recalled`` candidates.
 
     Args:
         store: The store holding the thread's transcript archive.
@@ -334,6 +367,11 @@ def recall_items(
         retriever: Scores the turns.
         config: ``recall_neighbours`` and the budget that bounds the candidates.
         counter: Counts each item's tokens.
+        pending: The working window's turns before the request, oldest first:
+            ranked with the archived turns, so that a turn the recent-turn
+            share cannot show can still be recalled before it is folded (the
+            packer never shows one turn twice). Only once the thread has an
+            archive, whose statistics they are scored by.
 
     Returns:
         Candidate items, best first; the packer decides which fit.
@@ -341,15 +379,14 @@ def recall_items(
     if archived <= 0 or not query.strip():
         return []
     transcript = load_transcript(store, thread, archived=archived, last_id=last_id)
-    upto = _window(archived, transcript)
-    if upto == 0:
+    if not len(transcript):
         return []
+    transcript = _with_pending(transcript, archived, pending)
     scores = retriever.score(transcript, query, store=store)
     return _select(
         transcript,
         scores,
         query,
-        upto=upto,
         config=config,
         counter=counter,
         retriever=retriever,
@@ -366,20 +403,20 @@ async def arecall_items(
     retriever: Retriever,
     config: MemoryConfig,
     counter: TokenCounter,
+    pending: Sequence[BaseMessage] = (),
 ) -> list[ContextItem]:
     """Async twin of `recall_items`."""
     if archived <= 0 or not query.strip():
         return []
     transcript = await aload_transcript(store, thread, archived=archived, last_id=last_id)
-    upto = _window(archived, transcript)
-    if upto == 0:
+    if not len(transcript):
         return []
+    transcript = _with_pending(transcript, archived, pending)
     scores = await retriever.ascore(transcript, query, store=store)
     return _select(
         transcript,
         scores,
         query,
-        upto=upto,
         config=config,
         counter=counter,
         retriever=retriever,

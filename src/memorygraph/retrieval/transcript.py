@@ -75,6 +75,9 @@ class Transcript:
         derived: What retrievers keep between requests (token lists, vectors),
             under a key of their own. Cleared when the transcript is read again.
         lock: Held while the transcript or ``derived`` changes.
+        base: For a transcript made by `with_pending`, the archived transcript
+            it extends (retrievers keep what they derive from archived turns
+            there); None for an archived transcript.
     """
 
     thread: ThreadKey
@@ -83,10 +86,67 @@ class Transcript:
     sessions: list[int] = field(default_factory=list)
     derived: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    base: Transcript | None = field(default=None, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)  # first position of each session
+    _archived: int | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.turns)
+
+    @property
+    def archived(self) -> int:
+        """How many of the turns, from the first, are archived; the rest are pending."""
+        return len(self.turns) if self._archived is None else self._archived
+
+    @property
+    def settled(self) -> Transcript:
+        """The archived transcript: `base` for a transcript with pending turns, else itself."""
+        return self if self.base is None else self.base
+
+    def with_pending(self, turns: Sequence[ArchivedTurn], *, archived: int) -> Transcript:
+        """The first ``archived`` turns, then turns that are not archived yet.
+
+        Recall ranks the working window's turns with the archive's: a turn the
+        recent-turn share cannot show is not lost until the next fold. The new
+        transcript is made per request and shares this one's lock; what
+        retrievers derive from the archived turns stays cached here, on `base`.
+
+        Args:
+            turns: The pending turns, numbered from ``archived`` on.
+            archived: How many of this transcript's turns the caller's state
+                has archived (a fork may hold fewer than this transcript).
+
+        Returns:
+            A transcript of ``archived + len(turns)`` turns whose `base` is this one.
+
+        Raises:
+            ValueError: When a pending turn's position is not the next one.
+
+        Example:
+            >>> from memorygraph.records import ArchivedTurn
+            >>> def turn(i, text):
+            ...     return ArchivedTurn(id=f"m{i}", seq=i, role="human", content=text,
+            ...                         created_at="2024-03-01T10:00", summary_version=1)
+            >>> archive = Transcript(("acme", "ana", "t1"))
+            >>> archive.extend([turn(0, "hi"), turn(1, "my cat is Miso")])
+            >>> both = archive.with_pending([turn(2, "Miso is asleep")], archived=2)
+            >>> len(both), both.archived, both.settled is archive, len(archive)
+            (3, 2, True, 2)
+        """
+        with self.lock:
+            stop = min(archived, len(self.turns))
+            view = Transcript(
+                self.thread,
+                turns=self.turns[:stop],
+                times=self.times[:stop],
+                sessions=self.sessions[:stop],
+                lock=self.lock,
+                base=self,
+                _starts=[start for start in self._starts if start < stop],
+                _archived=stop,
+            )
+        view.extend(turns)
+        return view
 
     def extend(self, turns: Sequence[ArchivedTurn]) -> None:
         """Append turns that follow on from the last one held.
