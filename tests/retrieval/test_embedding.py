@@ -176,3 +176,14 @@ def test_the_store_index_ranks_pending_turns_last() -> None:
     scores = EmbeddingRetriever().score(both, "hiking", store=store)
     assert len(scores) == 5
     assert scores[3] == scores[4] == scores.min()
+
+
+def test_a_window_turn_is_not_embedded_again_when_it_is_archived() -> None:
+    model = KeywordEmbeddings()
+    retriever = EmbeddingRetriever(model)
+    archive = transcript_of(CHAT)
+    scores = retriever.score(archive.with_pending(WINDOW, archived=len(CHAT)), "hiking")
+    assert model.calls == 1  # the archive and the window in one batch
+    archive.extend(WINDOW)  # folded: now archived
+    assert np.allclose(retriever.score(archive, "hiking"), scores)
+    assert model.calls == 1

@@ -69,6 +69,19 @@ class _Vectors:
     matrix: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
 
 
+@dataclass
+class _Need:
+    """What one request needs embedded (`EmbeddingRetriever._plan`)."""
+
+    vectors: _Vectors  # the archive's vectors
+    start: int  # how many archived turns they covered when planned
+    archived: list[str]  # texts of the archived turns after those
+    window: list[str]  # texts of the pending turns
+    cache: dict[str, Any]  # pending turns' vectors by text, kept with the archive
+    known: dict[str, Any]  # vectors the cache already held for these texts
+    wanted: list[str]  # texts to embed, each once
+
+
 def _unit(rows: Any) -> npt.NDArray[np.float64]:
     matrix = np.asarray(rows, dtype=np.float64)
     if matrix.ndim == 1:
@@ -96,73 +109,58 @@ class EmbeddingRetriever:
 
     # --- vectors kept with the transcript --------------------------------------------
 
-    def _pending(self, transcript: Transcript) -> tuple[_Vectors, list[str]]:
-        with transcript.lock:
-            vectors = transcript.derived.get(self._key)
+    def _plan(self, transcript: Transcript) -> _Need:
+        # What this request needs embedded: archived turns not embedded yet and
+        # window turns not kept yet, each text once. A turn embedded while it
+        # was in the window is not embedded again when it is archived.
+        settled = transcript.settled
+        with settled.lock:
+            vectors = settled.derived.get(self._key)
             if not isinstance(vectors, _Vectors) or vectors.owner is not self.embeddings:
-                vectors = transcript.derived[self._key] = _Vectors(self.embeddings)
-            done = vectors.matrix.shape[0]
-            return vectors, [embedding_text(t) for t in transcript.turns[done:]]
+                vectors = settled.derived[self._key] = _Vectors(self.embeddings)
+            start = vectors.matrix.shape[0]
+            archived = [embedding_text(turn) for turn in settled.turns[start:]]
+            window = [embedding_text(turn) for turn in transcript.turns[transcript.archived :]]
+            cache: dict[str, Any] = settled.derived.setdefault(f"{self._key}:window", {})
+            known = {text: cache[text] for text in {*archived, *window} if text in cache}
+        wanted = list(dict.fromkeys(t for t in [*archived, *window] if t not in known))
+        return _Need(vectors, start, archived, window, cache, known, wanted)
 
-    def _append(self, transcript: Transcript, vectors: _Vectors, start: int, rows: Any) -> None:
-        with transcript.lock:
-            if vectors.matrix.shape[0] != start or not len(rows):
-                return  # another request embedded them first
-            new = _unit(rows)
-            vectors.matrix = new if start == 0 else np.vstack([vectors.matrix, new])
+    def _finish(self, transcript: Transcript, need: _Need, rows: list[Any]) -> Any:
+        settled = transcript.settled
+        known = need.known | dict(zip(need.wanted, _unit(rows) if rows else [], strict=True))
+        with settled.lock:
+            vectors = need.vectors
+            if need.archived and vectors.matrix.shape[0] == need.start:  # else: done meanwhile
+                new = np.array([known[text] for text in need.archived])
+                vectors.matrix = new if need.start == 0 else np.vstack([vectors.matrix, new])
+            for text in need.window:  # kept newest last; the oldest go first
+                need.cache.pop(text, None)
+                need.cache[text] = known[text]
+            while len(need.cache) > _WINDOW_CACHE:
+                need.cache.pop(next(iter(need.cache)))
+            head = vectors.matrix[: transcript.archived]
+        pending = [known[text] for text in need.window]
+        return np.vstack([head, *pending]) if pending else head
 
     def _vectors(self, transcript: Transcript) -> npt.NDArray[np.float64]:
         assert self.embeddings is not None
-        settled = transcript.settled
-        vectors, texts = self._pending(settled)
-        start = vectors.matrix.shape[0]
-        for offset in range(0, len(texts), self.batch_size):
-            batch = texts[offset : offset + self.batch_size]
-            self._append(settled, vectors, start + offset, self.embeddings.embed_documents(batch))
-        cache, missing = self._window(transcript)
-        if missing:
-            self._keep(settled, cache, missing, self.embeddings.embed_documents(missing))
-        return self._stack(transcript, vectors.matrix, cache)
+        need = self._plan(transcript)
+        rows: list[Any] = []
+        for offset in range(0, len(need.wanted), self.batch_size):
+            rows += self.embeddings.embed_documents(need.wanted[offset : offset + self.batch_size])
+        matrix: npt.NDArray[np.float64] = self._finish(transcript, need, rows)
+        return matrix
 
     async def _avectors(self, transcript: Transcript) -> npt.NDArray[np.float64]:
         assert self.embeddings is not None
-        settled = transcript.settled
-        vectors, texts = self._pending(settled)
-        start = vectors.matrix.shape[0]
-        for offset in range(0, len(texts), self.batch_size):
-            batch = texts[offset : offset + self.batch_size]
-            rows = await self.embeddings.aembed_documents(batch)
-            self._append(settled, vectors, start + offset, rows)
-        cache, missing = self._window(transcript)
-        if missing:
-            self._keep(settled, cache, missing, await self.embeddings.aembed_documents(missing))
-        return self._stack(transcript, vectors.matrix, cache)
-
-    # --- turns not archived yet (`Transcript.with_pending`) --------------------------
-
-    def _window(self, transcript: Transcript) -> tuple[dict[str, Any], list[str]]:
-        # Pending turns are embedded once each, by text, and kept beside the
-        # archive's vectors until the cache holds `_WINDOW_CACHE` of them.
-        texts = [embedding_text(turn) for turn in transcript.turns[transcript.archived :]]
-        with transcript.lock:
-            cache: dict[str, Any] = transcript.settled.derived.setdefault(f"{self._key}:window", {})
-            missing = list(dict.fromkeys(text for text in texts if text not in cache))
-        return cache, missing
-
-    def _keep(
-        self, settled: Transcript, cache: dict[str, Any], texts: list[str], rows: Any
-    ) -> None:
-        with settled.lock:
-            cache.update(zip(texts, _unit(rows), strict=True))
-            while len(cache) > _WINDOW_CACHE:
-                cache.pop(next(iter(cache)))
-
-    def _stack(
-        self, transcript: Transcript, archived: npt.NDArray[np.float64], cache: dict[str, Any]
-    ) -> npt.NDArray[np.float64]:
-        pending = [cache[embedding_text(turn)] for turn in transcript.turns[transcript.archived :]]
-        head = archived[: transcript.archived]
-        return np.vstack([head, *pending]) if pending else head
+        need = self._plan(transcript)
+        rows: list[Any] = []
+        for offset in range(0, len(need.wanted), self.batch_size):
+            batch = need.wanted[offset : offset + self.batch_size]
+            rows += await self.embeddings.aembed_documents(batch)
+        matrix: npt.NDArray[np.float64] = self._finish(transcript, need, rows)
+        return matrix
 
     # --- scoring ------------------------------------------------------------------
 
