@@ -167,6 +167,54 @@ def test_task_step_and_entities() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Don't store secrets.", "Don't store secrets"),
+        ("Never use emoji in replies.", "Never use emoji in replies"),
+        ("Always answer in French.", "Always answer in French"),
+        ("Please never call me after 8pm.", "Please never call me after 8pm"),
+        ("Always focus on security.", "Always focus on security"),
+        ("Don't process refunds over 500 euros.", "Don't process refunds over 500 euros"),
+        ("Always embed the chart.", "Always embed the chart"),
+        ("Never feed the cat chocolate.", "Never feed the cat chocolate"),
+        ("Always bring snacks.", "Always bring snacks"),
+        ("Don't let anyone else see the report.", "Don't let anyone else see the report"),
+    ],
+)
+def test_a_constraint_is_an_imperative(text: str, expected: str) -> None:
+    assert found(text) == [("assert", "constraint", expected)]
+
+
+# Each of these was a "constraint" before (from the LoCoMo dev conversations,
+# where two people talk): 57 of them in 2,760 turns, 11 now.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Never give up!",
+        "Don't give up on your dreams.",
+        "Don't quit, you've got this.",
+        "Don't be afraid to take risks.",
+        "Don't hesitate to reach out.",
+        "Don't ever quit on what you love.",
+        "Don't let the bumps in the road bring you down.",
+        "Never say never.",
+        "Wow, never been to something like that.",
+        "Never had a chance to visit it.",
+        "Never saw this coming!",
+        "Thanks, always here to help!",
+        "Always been interested in different cultures.",
+        "Those walks, always puts a smile on my face.",
+        "That song, never gets old.",
+        "Always staying filled with self-belief.",
+        "It's lovely, don't you think?",
+        "Don't feel like I'm making much of an impact here.",
+    ],
+)
+def test_encouragement_and_narration_are_not_constraints(text: str) -> None:
+    assert [c for c in extract(text).claims if c.key == "constraint"] == [], text
+
+
 def test_deterministic() -> None:
     text = (
         "Hi! My name is Ana and I live in Lisbon. I like jazz and I'm allergic to peanuts. "

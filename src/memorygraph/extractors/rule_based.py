@@ -118,6 +118,22 @@ _RELATIONS = (
 )
 
 
+# What follows "never", "always" or "don't" when the words are not a rule for
+# the assistant: a past or third-person form or no verb at all, the subject
+# left out ("never been there", "always puts a smile on my face", "always here
+# to help"), a tag question ("don't you think"), and encouragement between
+# people ("never give up", "don't be afraid to ask"). A rule is an imperative:
+# "never use emoji", "always answer in French", "don't store secrets".
+_NOT_A_RULE = (
+    r"(?i:(?:ever\s+)?(?:give\s+(?:up|in)|quit|hesitate|lose\s+(?:hope|faith|heart)|"
+    r"be\s+(?:afraid|scared|shy)|stop\s+(?:dreaming|believing|trying)|say\s+never|"
+    r"miss\s+a\s+beat|let\s+(?:anything|nothing|the\s+bumps))\b|"
+    r"(?:been|had|was|were|did|saw|seen|got|went|here|there|up|good|happy|calm|so|too|"
+    r"they|you|he|she|it|we|feel\s+like)\b|"
+    r"\w{3,}ing\b|(?!(?:\w*eed|embed|shed|shred|wed|bed)\b)\w{2,}ed\b|\w*(?:[^\Wsu]s|es)\b)"
+)
+
+
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
@@ -324,7 +340,8 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         r"(?:^|(?<=[,;:])\s*|(?i:\band\s+))(?P<v>(?i:(?:please\s+)?(?:don't|do\s+not|dont|never|"
         r"must\s+not|you\s+must\s+not|always))\s+(?!(?i:assum|presum|like|love|enjoy|want|know|"
-        r"think|have|need|care|mind|worry|understand|remember))[^,.;!?\n]+)",
+        r"think|have|need|care|mind|worry|understand|remember))"
+        r"(?!" + _NOT_A_RULE + r")[^,.;!?\n]+)",
         "constraint",
         scope="thread",
     ),
