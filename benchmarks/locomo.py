@@ -92,9 +92,15 @@ class Turn:
     speaker: str
     text: str
     date: str
+    caption: str = ""  # BLIP's caption of a photo shared with the turn, if any
+
+    @property
+    def said(self) -> str:
+        """What is sent: the text, and the shared photo as its caption (``--captions``)."""
+        return f"{self.text} [shares {self.caption}]" if self.caption else self.text
 
     def line(self) -> str:
-        return f"{self.speaker}: {self.text}"
+        return f"{self.speaker}: {self.said}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,14 @@ def evidence_ids(raw: Iterable[object], known: set[str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def load(path: Path) -> list[Conversation]:
+def load(path: Path, *, captions: bool = False) -> list[Conversation]:
+    """Read conversations in LoCoMo's format.
+
+    With ``captions``, a turn that shares a photo carries the photo's
+    ``blip_caption`` (sent as "... [shares a photo of ...]", as LoCoMo's own
+    evaluation shows photos to text-only models); evidence is still matched on
+    the turn's text alone.
+    """
     conversations = []
     for sample in json.loads(path.read_text()):
         conv = sample["conversation"]
@@ -141,7 +154,14 @@ def load(path: Path) -> list[Conversation]:
         for number in numbers:
             date = conv.get(f"session_{number}_date_time", "")
             turns = tuple(
-                Turn(t["dia_id"], number, t["speaker"], t["text"], date)
+                Turn(
+                    t["dia_id"],
+                    number,
+                    t["speaker"],
+                    t["text"],
+                    date,
+                    str(t.get("blip_caption") or "") if captions else "",
+                )
                 for t in conv[f"session_{number}"] or ()
             )
             if turns:
@@ -285,7 +305,7 @@ class MemoryGraphSystem(System):
         )
         for _, date, turns in conversation.sessions:
             messages = [
-                HumanMessage(turn.text, name=turn.speaker, additional_kwargs={"created_at": date})
+                HumanMessage(turn.said, name=turn.speaker, additional_kwargs={"created_at": date})
                 for turn in turns
             ]
             self._run(graph, {"messages": messages}, self.thread)
@@ -423,7 +443,7 @@ class Baseline(System):
         self.tokens = [self.counter.count_text(turn.line() + "\n") for turn in self.turns]
         if self.neighbours is not None:
             self.bm25 = bm25s.BM25()
-            self.bm25.index(_tokenize([turn.text for turn in self.turns]), show_progress=False)
+            self.bm25.index(_tokenize([turn.said for turn in self.turns]), show_progress=False)
 
     def _order(self, question: str) -> list[int]:
         if self.neighbours is None:
@@ -607,10 +627,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="default",
         help="memorygraph's MemoryConfig besides the budget (see PROFILES)",
     )
+    parser.add_argument(
+        "--captions",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="send a shared photo's caption with its turn, to every system (evidence is "
+        "still matched on the turn's text)",
+    )
     args = parser.parse_args(argv)
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
-    conversations = load(args.data)[: args.conversations]
+    conversations = load(args.data, captions=args.captions)[: args.conversations]
     systems: list[System] = [MemoryGraphSystem(args.recall, args.profile)]
     if not args.no_baselines:
         systems += [
@@ -628,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "conversations": [c.sample_id for c in conversations],
         "budgets": budgets,
         "recall": args.recall,
+        "captions": args.captions,
         "profile": {args.profile: PROFILES[args.profile]},
         "python": platform.python_version(),
         "systems": {},

@@ -165,3 +165,35 @@ def test_the_protocol_scoring() -> None:
     assert locomo.answer_recall(context, "yes", 4) is None  # matches by chance
     assert locomo.answer_parts("Lima; or Quito", 3) == ["lima"]
     assert locomo.evidence_ids(["D:3:5", "D1:2; D9:9", "D"], {"D3:5", "D1:2"}) == ("D3:5", "D1:2")
+
+
+def test_captions_are_sent_with_their_turn_and_evidence_is_still_its_text(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import locomo
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    path = locomo_file(tmp_path / "tiny.json")
+    data = json.loads(path.read_text())
+    data[0]["conversation"]["session_2"][3]["blip_caption"] = "a photo of a red lighthouse"
+    path.write_text(json.dumps(data))
+    plain = locomo.load(path)[0].turns[8]
+    shown = locomo.load(path, captions=True)[0].turns[8]
+    assert (
+        plain.said
+        == plain.text
+        == shown.text
+        == "Maybe one day. I am training for a half marathon now."
+    )
+    assert shown.said == f"{shown.text} [shares a photo of a red lighthouse]"
+    question = "Which lighthouse photo was shared?"
+    for conversation, found in (
+        (locomo.load(path)[0], False),
+        (locomo.load(path, captions=True)[0], True),
+    ):
+        baseline = locomo.Baseline("bm25", 0)
+        baseline.prepare(conversation)
+        context = locomo.Context(locomo._content(baseline.package(question, 400)))
+        assert (locomo.evidence_recall(context, [shown.text]) == 1.0) is found
