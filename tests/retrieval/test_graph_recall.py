@@ -96,12 +96,15 @@ def test_another_threads_users_or_tenants_archive_is_never_recalled() -> None:
     graph = create_memory_graph(
         checkpointer=InMemorySaver(), store=store, config=MemoryConfig(**FOLD_OFTEN)
     )
-    secret = "The vault code is 7731, keep it between us."
+    # A code no id can hold by chance: a bare "7731" once matched inside a
+    # random uuid the summary names ("up to ba07731c-...").
+    code = "quokka-7731"
+    secret = f"The vault code is {code}, keep it between us."
     owner = thread()
     say(graph, owner, secret)
     for text in SMALL_TALK:
         say(graph, owner, text)
-    assert any("7731" in i.content for i in recalled(say(graph, owner, "What is the vault code?")))
+    assert any(code in i.content for i in recalled(say(graph, owner, "What is the vault code?")))
     others = [
         (thread(), ANA),  # the same user, another thread
         (thread(), MemoryContext(tenant_id="acme", user_id="bo")),
@@ -112,11 +115,11 @@ def test_another_threads_users_or_tenants_archive_is_never_recalled() -> None:
             say(graph, cfg, text, who=who)
         values = say(graph, cfg, "What is the vault code?", who=who)
         assert values["summary"].covered_turns > 0  # they have archives of their own
-        assert "7731" not in context_text(values)
+        assert "quokka" not in context_text(values)
     # The owner's thread as another user: still nothing (the thread id alone is not a key).
     bo = MemoryContext(tenant_id="acme", user_id="bo")
     stranger = {"configurable": {"thread_id": owner["configurable"]["thread_id"] + "-x"}}
-    assert "7731" not in context_text(say(graph, stranger, "What is the vault code?", who=bo))
+    assert "quokka" not in context_text(say(graph, stranger, "What is the vault code?", who=bo))
 
 
 def test_a_new_process_recalls_from_the_same_database(tmp_path: Any, stack: ExitStack) -> None:
