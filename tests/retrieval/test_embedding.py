@@ -15,6 +15,8 @@ from memorygraph.retrieval import (
     minilm_available,
     recall_items,
 )
+from memorygraph.retrieval.base import normalize_zscore
+from memorygraph.retrieval.embedding import embedding_text, queries
 from memorygraph.store.archive import archive_turns
 from tests.retrieval.kit import THREAD, KeywordEmbeddings, said, transcript_of, turns
 
@@ -187,3 +189,53 @@ def test_a_window_turn_is_not_embedded_again_when_it_is_archived() -> None:
     archive.extend(WINDOW)  # folded: now archived
     assert np.allclose(retriever.score(archive, "hiking"), scores)
     assert model.calls == 1
+
+
+class NameAwareEmbeddings(KeywordEmbeddings):
+    """Like `KeywordEmbeddings`, but speakers' names are concepts too, as in a real model."""
+
+    CONCEPTS = {**KeywordEmbeddings.CONCEPTS, "melanie": 4, "caroline": 5}
+
+
+NAMED_CHAT = turns(
+    ("Melanie", "Thanks Caroline!"),
+    ("Melanie", "So nice, I love it."),
+    ("Melanie", "We went hiking on a long trail."),
+    ("Caroline", "Sounds lovely."),
+)
+
+
+def test_a_request_is_also_embedded_without_the_speakers_it_names() -> None:
+    assert queries(transcript_of(NAMED_CHAT), "Does Melanie's family hike?") == [
+        "Does Melanie's family hike?",
+        "Does family hike?",
+    ]
+    assert queries(transcript_of(NAMED_CHAT), "Does Mel hike?") == ["Does Mel hike?"]
+    assert queries(transcript_of(NAMED_CHAT), "Melanie?") == ["Melanie?"]  # nothing else left
+
+
+def test_a_named_speakers_turns_about_nothing_in_particular_rank_lower() -> None:
+    # Every turn is embedded with its speaker's name, so "Melanie" in the request
+    # makes all her turns look relevant; the name-free request does not.
+    model = NameAwareEmbeddings()
+    transcript = transcript_of(NAMED_CHAT)
+    query = "Does Melanie go hiking?"
+    scores = EmbeddingRetriever(model).score(transcript, query)
+    matrix = np.array(model.embed_documents([embedding_text(t) for t in NAMED_CHAT]))
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    vector = np.array(model.embed_query(query))
+    name_only = normalize_zscore(matrix @ (vector / np.linalg.norm(vector)))
+    assert int(np.argmax(scores)) == int(np.argmax(name_only)) == 2
+    assert scores[1] < name_only[1] - 0.1  # "So nice, I love it." says nothing about hiking
+
+
+async def test_the_store_index_is_searched_with_both_requests_sync_and_async() -> None:
+    store = InMemoryStore(index={"embed": NameAwareEmbeddings(), "dims": 7, "fields": ["content"]})
+    messages = [said(t.content, t.speaker or "") for t in NAMED_CHAT]
+    archive_turns(store, THREAD, messages, start_seq=0, summary_version=1)
+    transcript = transcript_of(NAMED_CHAT)
+    sync = EmbeddingRetriever().score(transcript, "Does Caroline hike?", store=store)
+    assert np.allclose(
+        await EmbeddingRetriever().ascore(transcript, "Does Caroline hike?", store=store), sync
+    )
+    assert int(np.argmax(sync)) == 2

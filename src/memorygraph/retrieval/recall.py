@@ -49,7 +49,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -133,14 +132,7 @@ def _mentions_time(text: str) -> float:
 def _speaker_turns(transcript: Transcript, size: int, query: str) -> Scores | None:
     # 1.0 for each turn of the one speaker the request names, None when it names
     # no speaker or several ("Did Ana and Bo meet?" favours neither).
-    settled = transcript.settled
-    with transcript.lock:
-        speakers = settled.derived.get("speakers")
-        if not isinstance(speakers, tuple) or speakers[0] != len(settled):
-            names = {t.speaker for t in settled.turns if t.speaker}
-            speakers = settled.derived["speakers"] = (len(settled), names)
-    names = speakers[1] | {t.speaker for t in transcript.turns[transcript.archived :] if t.speaker}
-    named = [name for name in sorted(names) if re.search(rf"\b{re.escape(name)}\b", query)]
+    named = transcript.named_in(query)
     if len(named) != 1:
         return None
     return np.asarray([t.speaker == named[0] for t in transcript.turns[:size]], dtype=np.float64)

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -167,6 +168,30 @@ class Transcript:
             self.turns.append(turn)
             self.times.append(moment)
             self.sessions.append(session)
+
+    def named_in(self, text: str) -> list[str]:
+        """The speakers of this transcript whose names the text holds as whole words.
+
+        The archived turns' speakers are gathered once (kept on `settled`), the
+        pending turns' at each call.
+
+        Example:
+            >>> from memorygraph.records import ArchivedTurn
+            >>> transcript = Transcript(("acme", "ana", "t1"))
+            >>> transcript.extend([ArchivedTurn(id=f"m{i}", seq=i, role="human", speaker=who,
+            ...     content="hi", created_at="2024-03-01T10:00", summary_version=1)
+            ...     for i, who in enumerate(["Ana", "Bo"])])
+            >>> transcript.named_in("What did Bo's sister say to Ana?"), transcript.named_in("Bob?")
+            (['Ana', 'Bo'], [])
+        """
+        settled = self.settled
+        with self.lock:
+            known = settled.derived.get("speakers")
+            if not isinstance(known, tuple) or known[0] != len(settled):
+                names = frozenset(t.speaker for t in settled.turns if t.speaker)
+                known = settled.derived["speakers"] = (len(settled), names)
+        names = known[1] | {t.speaker for t in self.turns[self.archived :] if t.speaker}
+        return [name for name in sorted(names) if re.search(rf"\b{re.escape(name)}\b", text)]
 
     def session_starts(self, size: int | None = None) -> list[int]:
         """The first position of each session, among the first ``size`` turns."""
