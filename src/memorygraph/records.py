@@ -149,8 +149,15 @@ class ExcludedItem(_Record):
     detail: str = ""
 
 
+# Built once; the values are model_dump output, plain trees, so the encoder
+# skips the cycle check (the same bytes, about a third faster).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False
+)
+
+
 def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(value)
 
 
 class ContextPackage(_Record):

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from langchain_core.messages import (
+    AIMessage,
     BaseMessage,
     HumanMessage,
     RemoveMessage,
@@ -311,17 +312,16 @@ def _reference_items(
             f'The request says "{ref.phrase}", which is ambiguous: {ref.reason}. Candidates: '
             f"{listed}. Ask the user which one they mean before acting; do not guess."
         )
-        items.append(
-            ContextItem(
-                id=f"clarify-{index}",
-                kind=ItemKind.CLARIFICATION,
-                content=content,
-                priority=Priority.CRITICAL,
-                tokens=0,
-                source="state:references",
-                metadata={"phrase": ref.phrase},
-            )
+        clarify = ContextItem(
+            id=f"clarify-{index}",
+            kind=ItemKind.CLARIFICATION,
+            content=content,
+            priority=Priority.CRITICAL,
+            tokens=0,
+            source="state:references",
+            metadata={"phrase": ref.phrase},
         )
+        items.append(_data_item(clarify, counter))
     resolved = [ref for ref in references if not ref.requires_clarification and ref.entity_id]
     if resolved:
         lines = [
@@ -329,8 +329,8 @@ def _reference_items(
             f"confidence {ref.confidence:.1f})"
             for ref in resolved
         ]
-        items.append(_plain(ItemKind.TASK_STATE, "references", "\n".join(lines)))
-    return [_data_item(item, counter) for item in items]
+        items.append(_state_item(ItemKind.TASK_STATE, "references", "\n".join(lines), counter))
+    return items
 
 
 def _fact_items(
@@ -398,13 +398,11 @@ def collect_items(
     ]
     task = state.get("task")
     if task is not None:
-        items.append(_data_item(_plain(ItemKind.TASK_STATE, "task", _task_text(task)), counter))
+        items.append(_state_item(ItemKind.TASK_STATE, "task", _task_text(task), counter))
     summary = state.get("summary")
     if summary is not None and (summary.covered_turn_ids or summary.user_goal):
         text = _summary_text(summary)
-        items.append(
-            _data_item(_plain(ItemKind.SUMMARY, f"summary-v{summary.version}", text), counter)
-        )
+        items.append(_state_item(ItemKind.SUMMARY, f"summary-v{summary.version}", text, counter))
     if request is not None:
         items.append(
             _turn_item(
@@ -431,8 +429,11 @@ def collect_items(
     return items + facts, excluded
 
 
-def _plain(kind: ItemKind, item_id: str, content: str) -> ContextItem:
-    return ContextItem(
+# The summary, the task and the resolved references read the same from one turn
+# to the next until they are rewritten: each text is built and counted once.
+@functools.lru_cache(maxsize=512)
+def _state_item(kind: ItemKind, item_id: str, content: str, counter: TokenCounter) -> ContextItem:
+    item = ContextItem(
         id=item_id,
         kind=kind,
         content=content,
@@ -441,6 +442,7 @@ def _plain(kind: ItemKind, item_id: str, content: str) -> ContextItem:
         source=f"state:{kind.value}",
         trust_level=TrustLevel.SYSTEM_VERIFIED if kind is ItemKind.TASK_STATE else None,
     )
+    return _data_item(item, counter)
 
 
 # ---------------------------------------------------------------------------- filter
@@ -492,15 +494,21 @@ class _Unit:
 def _units(items: Sequence[ContextItem]) -> list[_Unit]:
     units: dict[str, _Unit] = {}
     for item in items:
-        units.setdefault(item.unit, _Unit(item.unit)).items.append(item)
-    # Each unit's kind, size and order are computed once: the two passes and
-    # their sorts read them for every unit.
+        key = item.unit
+        unit = units.get(key)
+        if unit is None:
+            unit = units[key] = _Unit(key, kind=item.kind)
+        unit.items.append(item)
+    # Each unit's size and order are computed once: the two passes and their
+    # sorts read them for every unit. Most units are one item.
     for unit in units.values():
-        unit.kind = unit.items[0].kind
-        unit.tokens = sum(item.tokens for item in unit.items)
-        priority = max(item.priority for item in unit.items)
-        rank = min(item.rank for item in unit.items)
-        unit.order = (-priority, unit.kind.value, rank, unit.key)
+        first, *rest = unit.items
+        tokens, priority, rank = first.tokens, first.priority, first.rank
+        for item in rest:
+            tokens += item.tokens
+            priority, rank = max(priority, item.priority), min(rank, item.rank)
+        unit.tokens = tokens
+        unit.order = (-priority, unit.kind, rank, unit.key)
     return sorted(units.values(), key=lambda unit: unit.order)
 
 
@@ -716,7 +724,8 @@ def _valid_message(message: BaseMessage) -> BaseMessage:
     update: dict[str, Any] = {}
     if _has_surrogate(message.content):
         update["content"] = _scrub(message.content)
-    calls = getattr(message, "tool_calls", None)
+    # Only an AI message has tool calls (a missing attribute costs a pydantic miss).
+    calls = message.tool_calls if isinstance(message, AIMessage) else None
     if calls and _has_surrogate(calls):
         update["tool_calls"] = _scrub(calls)
     return message.model_copy(update=update) if update else message
@@ -735,13 +744,6 @@ def _valid_text(item: ContextItem) -> ContextItem:
 
 
 _TEXT_FIELDS = ("id", "content", "source", "group", "metadata", "message")
-
-
-def _valid_texts(items: Sequence[ContextItem]) -> list[ContextItem]:
-    """`_valid_text` for many items, checked all at once first (they are nearly always clean)."""
-    if not _has_surrogate([[getattr(item, name) for name in _TEXT_FIELDS] for item in items]):
-        return list(items)
-    return [_valid_text(item) for item in items]
 
 
 def build_package(
@@ -786,13 +788,42 @@ def build_package(
         now=now,
         durable_facts=durable_facts,
     )
-    allowed, unauthorized = filter_items(
-        _valid_texts([*candidates, *extra_items]), scopes=identity.scopes
-    )
-    excluded = [
-        entry if item is entry.item else entry.model_copy(update={"item": item})
-        for entry, item in zip(excluded, _valid_texts([e.item for e in excluded]), strict=True)
-    ]
+    candidates += extra_items
+    try:
+        return _package(
+            state, candidates, excluded, identity=identity, config=config, counter=counter
+        )
+    except ValidationError:
+        # Nearly every text is valid UTF-8, so the package's own hash is the
+        # check: it encodes every included and excluded text, and a lone
+        # surrogate fails it. Only then are the candidates cleaned and packed
+        # again; the package's total is counted on the cleaned text.
+        pass
+    cleaned = [_valid_text(item) for item in candidates]
+    excluded = [entry.model_copy(update={"item": _valid_text(entry.item)}) for entry in excluded]
+    try:
+        return _package(state, cleaned, excluded, identity=identity, config=config, counter=counter)
+    except ValidationError as exc:
+        raise InvalidMessageError(
+            f"the context cannot be packaged: {validation_message(exc)}; store text as valid UTF-8"
+        ) from exc
+
+
+def _package(
+    state: Mapping[str, Any],
+    candidates: Sequence[ContextItem],
+    excluded: Sequence[ExcludedItem],
+    *,
+    identity: Identity,
+    config: MemoryConfig,
+    counter: TokenCounter,
+) -> ContextPackage:
+    """Filter, pack, count exactly and validate: `build_package` after `collect_items`.
+
+    Raises:
+        ValidationError: When the package is invalid, e.g. a text holds a lone surrogate.
+    """
+    allowed, unauthorized = filter_items(candidates, scopes=identity.scopes)
     overhead = counter.count_messages(
         [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
     )
@@ -824,13 +855,7 @@ def build_package(
         draft = ContextPackage.model_construct(**fields, total_tokens=0)
         exact = counter.count_messages(draft.to_messages())
         if exact <= config.available_tokens:
-            try:
-                return ContextPackage(**fields, total_tokens=exact)
-            except ValidationError as exc:  # e.g. a fact holding a lone surrogate
-                raise InvalidMessageError(
-                    f"the context cannot be packaged: {validation_message(exc)}; "
-                    "store text as valid UTF-8"
-                ) from exc
+            return ContextPackage(**fields, total_tokens=exact)
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens
