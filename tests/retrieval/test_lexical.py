@@ -85,6 +85,32 @@ def test_the_index_grows_with_the_transcript_and_tokenizes_only_new_turns() -> N
     assert transcript.derived[retriever._key].size == len(CHAT)
 
 
+def test_feedback_finds_a_turn_through_the_words_of_the_best_match() -> None:
+    # "relax" is only in m0; m4 shares none of the request's words, only m0's
+    # "pottery": feedback widens the request with the best turns' words.
+    chat = turns(
+        ("Ana", "I relax at my pottery class."),
+        ("Bo", "Sounds nice."),
+        ("Bo", "Work was long today."),
+        ("Bo", "Mine too."),
+        ("Bo", "My pottery teacher liked the vase."),
+    )
+    transcript = transcript_of(chat)
+    query = "How does Ana relax?"
+    plain = LexicalRetriever(feedback=0).score(transcript, query)
+    widened = LexicalRetriever().score(transcript, query)
+    assert plain[4] == 0.0
+    assert widened[4] > 0.0
+    assert int(np.argmax(widened)) == 0  # the request's own match still leads
+    assert widened[2] < widened[4]  # a turn sharing no word with either stays behind
+
+
+def test_feedback_weight_must_leave_the_request_a_share() -> None:
+    for weight in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="feedback"):
+            LexicalRetriever(feedback=weight)
+
+
 def test_an_empty_transcript_scores_nothing() -> None:
     assert LexicalRetriever().score(transcript_of([]), "anything").size == 0
 
@@ -139,6 +165,21 @@ def test_pending_turns_leave_the_archive_index_as_it_was() -> None:
     assert archive.derived[retriever._key].bm25 is bm25  # not rebuilt
     assert index.size == len(archive) == 6
     assert retriever.score(archive, "marathon").tolist() == before
+
+
+def test_a_fork_that_archived_fewer_turns_is_scored_on_its_own_turns() -> None:
+    # The shared index holds all six turns; this fork archived four, and its
+    # window says something else at positions 4 and 5.
+    retriever = LexicalRetriever()
+    archive = transcript_of(CHAT)
+    retriever.score(archive, "marathon")  # the index covers all six
+    window = pending(("Ana", "Back to the kitten."), ("Bo", "She is tiny."), start=4)
+    fork = archive.with_pending(window, archived=4)
+    assert retriever.score(fork, "marathon").tolist() == [0.0] * 6  # m5 is not this fork's
+    assert len(retriever.score(archive.with_pending([], archived=4), "marathon")) == 4
+    scores = retriever.score(fork, "kitten")
+    assert best_of(scores) in (0, 4)
+    assert scores[5] > 0  # the window's turns take part in feedback and scoring
 
 
 def best_of(scores: np.ndarray) -> int:
