@@ -277,13 +277,15 @@ class LexicalRetriever:
         archived = transcript.archived
         if archived == 0:  # nothing indexed yet to score pending turns by
             return np.zeros(len(transcript))
-        index = self._index(transcript.settled)
         (terms,) = tokenize([query])
+        if not terms:  # only stopwords: nothing to match
+            return np.zeros(len(transcript))
+        index = self._index(transcript.settled)
         pending = self._pending(transcript, index) if len(transcript) > archived else None
         raw = self._weighted(archived, index, pending, Counter(terms))
         if self.feedback <= 0 or not raw.any():
             return normalize_max(raw)
-        expansion = self._feedback_terms(index, pending, raw, set(terms))
+        expansion = self._feedback_terms(archived, index, pending, raw, set(terms))
         if not expansion:
             return normalize_max(raw)
         widened = self._weighted(archived, index, pending, expansion)
@@ -307,12 +309,12 @@ class LexicalRetriever:
                 indexed[columns["indices"][start:end]] += weight * columns["data"][start:end]
         raw = np.zeros(archived + (len(pending.documents) if pending else 0))
         raw[:archived] = indexed[:archived]
-        if pending is not None and terms:
+        if pending is not None:
             raw[archived:] = self._score_pending(index, pending, terms)
         return raw
 
     def _feedback_terms(
-        self, index: _Index, pending: _Pending | None, raw: Scores, asked: set[str]
+        self, archived: int, index: _Index, pending: _Pending | None, raw: Scores, asked: set[str]
     ) -> dict[str, float]:
         """RM3's relevance model: words of the best turns, by share of each turn and its score.
 
@@ -320,7 +322,6 @@ class LexicalRetriever:
         scored by its statistics), and not the request's own words; the
         weights add up to 1.
         """
-        archived = len(raw) - (len(pending.documents) if pending else 0)
         best = np.argsort(-raw, kind="stable")[: self.feedback_turns]
         top = float(raw.max())
         vocabulary = index.bm25.vocab_dict
