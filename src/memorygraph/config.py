@@ -59,6 +59,10 @@ class MemoryConfig(BaseModel):
         output_contract: The output contract, rendered last among instructions.
         stale_after: Age after which facts with that key are labelled stale.
         max_recent_turns: Upper bound on history messages considered for packing.
+        max_tool_rounds: The most times the model may call tools within one user
+            turn; one more raises `memorygraph.errors.ToolRoundsExceeded` before
+            the model is called again (a runaway guard, well before LangGraph's
+            recursion limit).
         summarize_at_tokens: Fold old turns when the window's tokens exceed this
             share of the available tokens (token pressure).
         summarize_at_messages: Fold old turns when the window holds more messages
@@ -126,6 +130,7 @@ class MemoryConfig(BaseModel):
     output_contract: str = DEFAULT_OUTPUT_CONTRACT
     stale_after: dict[str, timedelta] = Field(default_factory=dict)
     max_recent_turns: int = 200
+    max_tool_rounds: int = Field(default=25, ge=1)
 
     # --- summaries and bounded growth -------------------------------------------
     summarize_at_tokens: float = 0.6

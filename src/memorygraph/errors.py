@@ -16,6 +16,7 @@ catch either::
         ├── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
         ├── CorruptStateError (RuntimeError)      a thread's stored checkpoint cannot be loaded
         ├── ThreadBusyError (RuntimeError)        another run held the thread for too long
+        ├── ToolRoundsExceeded (RuntimeError)     one turn called tools more than max_tool_rounds
         └── ReplayError (RuntimeError)            a logged package cannot be rebuilt for replay
 
 Example:
@@ -47,6 +48,7 @@ __all__ = [
     "ReplayError",
     "ResumeValueError",
     "ThreadBusyError",
+    "ToolRoundsExceeded",
 ]
 
 
@@ -124,6 +126,29 @@ class CorruptStateError(MemoryGraphError, RuntimeError):
 
 class ThreadBusyError(MemoryGraphError, RuntimeError):
     """Another run on the same thread did not end in time; a thread takes one turn at a time."""
+
+
+class ToolRoundsExceeded(MemoryGraphError, RuntimeError):
+    """One user turn called tools more often than ``MemoryConfig.max_tool_rounds`` allows.
+
+    Raised before the model is called again, so a model that keeps calling
+    tools stops here instead of at LangGraph's recursion limit. The thread stays
+    readable: every tool call and result so far is in its state, and the next
+    user message starts a new turn.
+
+    Attributes:
+        rounds: The tool rounds the turn had made.
+        limit: The configured ``max_tool_rounds``.
+    """
+
+    def __init__(self, rounds: int, limit: int) -> None:
+        self.rounds = rounds
+        self.limit = limit
+        super().__init__(
+            f"this turn has called tools {rounds} times, more than "
+            f"MemoryConfig.max_tool_rounds={limit}; the model is probably looping: check that "
+            "your tools return what the model needs, or raise MemoryConfig.max_tool_rounds"
+        )
 
 
 class ReplayError(MemoryGraphError, RuntimeError):

@@ -217,6 +217,19 @@ class ContextPackage(_Record):
         """The ids of the excluded items."""
         return [entry.item.id for entry in self.excluded]
 
+    @property
+    def truncated(self) -> dict[str, dict[str, int]]:
+        """The items shortened to fit, by id: ``tokens_before``, ``tokens_after``, ``tokens_cut``.
+
+        Only tool results of the turn in progress are ever shortened
+        (`memorygraph.packing.truncation`); the model sees a marker in their place.
+        """
+        return {
+            item.id: dict(item.metadata["truncated"])
+            for item in self.items
+            if isinstance(item.metadata.get("truncated"), dict)
+        }
+
     def tokens_by_kind(self) -> dict[str, int]:
         """Return the tokens spent on each kind, in render order."""
         spent: dict[str, int] = {}

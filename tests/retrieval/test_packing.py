@@ -40,12 +40,19 @@ def test_the_second_pass_serves_the_larger_share_first() -> None:
     assert kinds.count(ItemKind.FACT) == 10 - (1000 - 500 - 500) // 50
 
 
-def test_with_equal_shares_the_second_pass_is_unchanged() -> None:
+def test_the_summary_goes_in_whenever_it_fits_beside_the_critical_items() -> None:
+    # The summary's share (40 tokens) is far below its size: it still goes in
+    # first, and the facts give way instead.
     config = MemoryConfig(token_budget=400, output_reserve=0, shares={"fact": 0.1, "summary": 0.1})
     parts = [item("fact", i, 40) for i in range(5)] + [item("summary", 0, 210)]
     included, excluded = pack_items(parts, config=config)
-    assert [i.id for i in included if i.kind is ItemKind.FACT] == [f"fact-{i}" for i in range(5)]
-    assert [e.item.id for e in excluded] == ["summary-0"]
+    assert [i.id for i in included if i.kind is ItemKind.SUMMARY] == ["summary-0"]
+    assert [i.id for i in included if i.kind is ItemKind.FACT] == [f"fact-{i}" for i in range(4)]
+    assert [e.item.id for e in excluded] == ["fact-4"]
+    # One token more than the room left after the summary: the summary is out.
+    too_big = [item("summary", 0, 401)]
+    _, excluded = pack_items(too_big, config=config)
+    assert [(e.item.id, e.reason) for e in excluded] == [("summary-0", "over_budget")]
 
 
 def test_recalled_items_render_in_the_order_they_were_said_under_one_header() -> None:

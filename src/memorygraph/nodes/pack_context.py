@@ -48,11 +48,17 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from pydantic import ValidationError
 
-from memorygraph._render import CONTEXT_HEADER
-from memorygraph._turns import message_id, message_text, turn_units
+from memorygraph._render import CONTEXT_HEADER, SYSTEM_KINDS
+from memorygraph._turns import message_id, message_text, split_turn, tool_rounds, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
-from memorygraph.errors import ContextBudgetExceeded, InvalidMessageError, validation_message
+from memorygraph.errors import (
+    ContextBudgetExceeded,
+    InvalidMessageError,
+    ToolRoundsExceeded,
+    validation_message,
+)
+from memorygraph.packing.truncation import shorten_tool_results
 from memorygraph.records import (
     RENDER_ORDER,
     ContextItem,
@@ -251,16 +257,6 @@ def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCount
     )
 
 
-def _split_request(
-    messages: Sequence[BaseMessage],
-) -> tuple[list[BaseMessage], BaseMessage | None, list[BaseMessage]]:
-    """Split into history, the current request (last human turn) and the turn in progress."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return list(messages[:index]), messages[index], list(messages[index + 1 :])
-    return list(messages), None, []
-
-
 _PINNED_KEYS = frozenset({"do_not_assume", "constraint", "decision"})
 
 
@@ -380,7 +376,10 @@ def collect_items(
         The candidates, and the facts excluded as superseded, rejected or expired.
     """
     messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
-    history, request, in_progress = _split_request(messages)
+    history, request, in_progress = split_turn(messages)
+    rounds = tool_rounds(in_progress)
+    if rounds > config.max_tool_rounds:
+        raise ToolRoundsExceeded(rounds, config.max_tool_rounds)
     history = history[-config.max_recent_turns :]
     while history and isinstance(history[0], ToolMessage):
         history.pop(0)  # its tool call was cut off by the window: it would be an orphan
@@ -417,8 +416,10 @@ def collect_items(
     items += _turn_items(
         history, kind=ItemKind.RECENT_TURN, priority=Priority.MEDIUM, counter=counter
     )
+    # The turn in progress is CRITICAL: a model that does not see its own tool
+    # results calls the same tools again (its large results are shortened, not dropped).
     items += _turn_items(
-        in_progress, kind=ItemKind.TOOL_RESULT, priority=Priority.HIGH, counter=counter
+        in_progress, kind=ItemKind.TOOL_RESULT, priority=Priority.CRITICAL, counter=counter
     )
     thread_facts = list(state.get("facts") or ())
     facts, excluded = _fact_items(thread_facts, config=config, counter=counter, now=now)
@@ -489,6 +490,12 @@ class _Unit:
     kind: ItemKind = ItemKind.FACT
     tokens: int = 0
     order: tuple[int, str, int, str] = (0, "", 0, "")
+    data: bool = False  # renders inside the context message
+
+
+def _is_data(item: ContextItem) -> bool:
+    # Neither a trusted instruction nor a native turn: quoted in the context message.
+    return item.message is None and item.kind not in SYSTEM_KINDS
 
 
 def _units(items: Sequence[ContextItem]) -> list[_Unit]:
@@ -509,6 +516,7 @@ def _units(items: Sequence[ContextItem]) -> list[_Unit]:
             priority, rank = max(priority, item.priority), min(rank, item.rank)
         unit.tokens = tokens
         unit.order = (-priority, unit.kind, rank, unit.key)
+        unit.data = any(_is_data(item) for item in unit.items)
     return sorted(units.values(), key=lambda unit: unit.order)
 
 
@@ -558,13 +566,24 @@ def pack_items(
     config: MemoryConfig,
     overhead: int = 0,
     shares: Mapping[str, float] | None = None,
+    counter: TokenCounter | None = None,
+    context_overhead: int = 0,
 ) -> tuple[list[ContextItem], list[ExcludedItem]]:
     """Fit items into the budget by priority, within each kind's share; fail closed.
 
-    CRITICAL items always go in, or `ContextBudgetExceeded` is raised. Other items
-    are taken in order of (priority, kind, rank, id): first within their kind's
-    share of the available tokens, then, in a second pass, from whatever the
-    shares left unused, the kinds with larger shares first within a priority.
+    What gives way, last first (docs/architecture.md, "What gives way"):
+
+    1. CRITICAL items (policy, authority, the current request, the turn in
+       progress, clarifications, the output contract) always go in. When they
+       do not fit, the turn in progress's largest tool results are shortened,
+       visibly (`memorygraph.packing.truncation`); when even that cannot make
+       them fit, `ContextBudgetExceeded` is raised.
+    2. The summary goes in next whenever it fits beside them.
+    3. Other items are taken in order of (priority, kind, rank, id): first
+       within their kind's share of the available tokens, then, in a second
+       pass, from whatever the shares left unused, the kinds with larger shares
+       first within a priority.
+
     Items with the same ``group`` go in or out together, and recent turns are
     kept newest first without gaps.
 
@@ -573,48 +592,101 @@ def pack_items(
         config: The budget and the shares.
         overhead: Tokens the rendering adds around the items.
         shares: The shares to pack by (`adapt_shares`); ``config.shares`` by default.
+        counter: Counts shortened tool results; one for ``config.encoding`` by default.
+        context_overhead: Tokens the context message adds around the data items,
+            paid once, by the first one packed.
 
     Returns:
         The included items in render order, and the excluded ones.
 
     Raises:
-        ContextBudgetExceeded: When the CRITICAL items do not fit.
+        ContextBudgetExceeded: When the CRITICAL items do not fit, even with the
+            turn's tool results shortened.
     """
     available = config.available_tokens
     weights = config.shares if shares is None else shares
     caps = {ItemKind(kind): int(share * available) for kind, share in weights.items()}
     critical = [item for item in items if item.priority is Priority.CRITICAL]
-    used = overhead + sum(item.tokens for item in critical)
+    # The context message's header is paid once, by the first data item packed.
+    header = 0 if any(_is_data(item) for item in critical) else context_overhead
+    used = overhead + sum(item.tokens for item in critical) + (context_overhead - header)
     if used > available:
-        raise ContextBudgetExceeded(
-            sorted(item.id for item in critical), needed=used, available=available
-        )
-    included = list(critical)
-    spent: dict[ItemKind, int] = {}
+        shortened = _shorten_turn(critical, used, config, counter)
+        used -= sum(item.tokens for item in critical) - sum(item.tokens for item in shortened)
+        critical = shortened
+    fill = _Fill(available=available, used=used, header=header, included=list(critical))
+    units = _units([item for item in items if item.priority is not Priority.CRITICAL])
+    # The summary stands for every folded turn: nothing but the critical items
+    # may push it out, whatever the shares say.
+    excluded = [
+        _exclude(item, "over_budget")
+        for unit in units
+        if unit.kind is ItemKind.SUMMARY and not fill.take(unit)
+        for item in unit.items
+    ]
+    units = [unit for unit in units if unit.kind is not ItemKind.SUMMARY]
+    deferred, duplicates = _first_pass(fill, units, caps)
+    excluded += duplicates
+    excluded += _second_pass(fill, deferred, weights)
+    return _render_order(fill.included), excluded
+
+
+@dataclass
+class _Fill:
+    """The package as it fills: what is in, the tokens used, each kind's spend."""
+
+    available: int
+    used: int
+    header: int  # the context message's header, until a data item has paid it
+    included: list[ContextItem]
+    spent: dict[ItemKind, int] = field(default_factory=dict)
+
+    def fits(self, unit: _Unit) -> bool:
+        return self.used + unit.tokens + (self.header if unit.data else 0) <= self.available
+
+    def take(self, unit: _Unit) -> bool:
+        """Pack the unit if it fits the budget; say whether it did."""
+        if not self.fits(unit):
+            return False
+        self.used += unit.tokens + (self.header if unit.data else 0)
+        if unit.data:
+            self.header = 0
+        self.included.extend(unit.items)
+        self.spent[unit.kind] = self.spent.get(unit.kind, 0) + unit.tokens
+        return True
+
+
+def _first_pass(
+    fill: _Fill, units: Sequence[_Unit], caps: Mapping[ItemKind, int]
+) -> tuple[list[_Unit], list[ExcludedItem]]:
+    # Each kind within its share; what does not fit waits for the second pass.
     closed: set[ItemKind] = set()
     deferred: list[_Unit] = []
     excluded: list[ExcludedItem] = []
-    units = _units([item for item in items if item.priority is not Priority.CRITICAL])
     shown = _recent_in_share(units, caps.get(ItemKind.RECENT_TURN, 0))
     for unit in units:
         if unit.kind is ItemKind.RECALLED and not shown.isdisjoint(_recalled_turns(unit.items)):
             # A window turn that recall ranked, and that the recent turns show anyway.
             excluded += [_exclude(item, "duplicate") for item in unit.items]
             continue
-        fits_share = spent.get(unit.kind, 0) + unit.tokens <= caps.get(unit.kind, 0)
-        if unit.kind not in closed and fits_share and used + unit.tokens <= available:
-            included += unit.items
-            used += unit.tokens
-            spent[unit.kind] = spent.get(unit.kind, 0) + unit.tokens
+        fits_share = fill.spent.get(unit.kind, 0) + unit.tokens <= caps.get(unit.kind, 0)
+        if unit.kind not in closed and fits_share and fill.take(unit):
             continue
         if unit.kind in _CONTIGUOUS:
             closed.add(unit.kind)
         deferred.append(unit)
-    # Second pass: shares a kind did not use flow to what did not fit; a larger
-    # share says a kind matters more, so it is served first within a priority.
+    return deferred, excluded
+
+
+def _second_pass(
+    fill: _Fill, deferred: list[_Unit], weights: Mapping[str, float]
+) -> list[ExcludedItem]:
+    # Shares a kind did not use flow to what did not fit; a larger share says a
+    # kind matters more, so it is served first within a priority.
     deferred.sort(key=lambda unit: (unit.order[0], -weights.get(unit.kind, 0.0), unit.order))
-    closed.clear()
-    recalled = _recalled_turns(included)
+    closed: set[ItemKind] = set()
+    excluded: list[ExcludedItem] = []
+    recalled = _recalled_turns(fill.included)
     for unit in deferred:
         if unit.kind is ItemKind.RECENT_TURN and not recalled.isdisjoint(
             item.id for item in unit.items
@@ -623,15 +695,29 @@ def pack_items(
             closed.add(unit.kind)
             excluded += [_exclude(item, "duplicate") for item in unit.items]
             continue
-        if unit.kind not in closed and used + unit.tokens <= available:
-            included += unit.items
-            used += unit.tokens
+        if unit.kind not in closed and fill.take(unit):
             recalled |= _recalled_turns(unit.items)
             continue
         if unit.kind in _CONTIGUOUS:
             closed.add(unit.kind)
         excluded += [_exclude(item, "over_budget") for item in unit.items]
-    return _render_order(included), excluded
+    return excluded
+
+
+def _shorten_turn(
+    critical: list[ContextItem], used: int, config: MemoryConfig, counter: TokenCounter | None
+) -> list[ContextItem]:
+    # The critical items do not fit: the turn in progress's tool results give way
+    # first, shortened visibly; then the package fails closed.
+    available = config.available_tokens
+    shortened = shorten_tool_results(
+        critical, used - available, counter=counter or _default_counter(config)
+    )
+    if shortened is None:
+        raise ContextBudgetExceeded(
+            sorted(item.id for item in critical), needed=used, available=available
+        )
+    return shortened
 
 
 def _recent_in_share(units: Sequence[_Unit], cap: int) -> set[str]:
@@ -824,8 +910,12 @@ def _package(
         ValidationError: When the package is invalid, e.g. a text holds a lone surrogate.
     """
     allowed, unauthorized = filter_items(candidates, scopes=identity.scopes)
-    overhead = counter.count_messages(
-        [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
+    overhead = counter.count_messages([SystemMessage("")])
+    context_overhead = (
+        counter.count_messages(
+            [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
+        )
+        - overhead
     )
     source_order = {item.id: index for index, item in enumerate(allowed)}
     summary = state.get("summary")
@@ -834,8 +924,16 @@ def _package(
         archived=summary.covered_turns if isinstance(summary, SessionSummary) else 0,
         window=sum(1 for m in state.get("messages") or () if not isinstance(m, RemoveMessage)),
     )
+    fallback: tuple[dict[str, Any], int] | None = None
     while True:
-        included, over = pack_items(allowed, config=config, overhead=overhead, shares=shares)
+        included, over = pack_items(
+            allowed,
+            config=config,
+            overhead=overhead,
+            shares=shares,
+            counter=counter,
+            context_overhead=context_overhead,
+        )
         fields: dict[str, Any] = {
             "items": _group_in_source_order(included, source_order),
             "excluded": sorted(
@@ -854,11 +952,25 @@ def _package(
         # the package is validated and hashed once, with its exact count.
         draft = ContextPackage.model_construct(**fields, total_tokens=0)
         exact = counter.count_messages(draft.to_messages())
-        if exact <= config.available_tokens:
+        slack = config.available_tokens - exact
+        if slack >= 0:
+            if fallback is None and slack and _any_truncated(included):
+                # The overhead is an estimate made before packing (it counts the
+                # context message, which a package without data items does not
+                # have): a tool result is cut only as far as the exact count needs.
+                fallback = (fields, exact)
+                overhead -= slack
+                continue
             return ContextPackage(**fields, total_tokens=exact)
+        if fallback is not None:
+            return ContextPackage(**fallback[0], total_tokens=fallback[1])
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens
+
+
+def _any_truncated(items: Sequence[ContextItem]) -> bool:
+    return any("truncated" in item.metadata for item in items)
 
 
 def _group_in_source_order(
@@ -1038,7 +1150,7 @@ class _Plan:
         retriever: Retriever | None,
     ) -> _Plan:
         messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
-        history, request, _ = _split_request(messages)
+        history, request, _ = split_turn(messages)
         query = message_text(request) if request is not None else ""
         summary = state.get("summary")
         recall = None
