@@ -26,6 +26,7 @@ Usage:
     python benchmarks/locomo.py [--data PATH] [--budgets 1000,2000,4000]
         [--recall auto|lexical] [--profile default|recall-first] [--json OUT]
         [--conversations N] [--questions N] [--no-baselines] [--package-timing]
+        [--set FIELD=JSON ...]
 """
 
 from __future__ import annotations
@@ -287,9 +288,11 @@ class System:
 class MemoryGraphSystem(System):
     """memorygraph through its public API: one thread, questions as forks."""
 
-    def __init__(self, recall: str, profile: str = "default") -> None:
+    def __init__(
+        self, recall: str, profile: str = "default", overrides: dict[str, Any] | None = None
+    ) -> None:
         self.recall = recall
-        self.options = PROFILES[profile]
+        self.options = {**PROFILES[profile], **(overrides or {})}
         retriever = default_retriever(InMemoryStore(), recall)
         self.name = f"memorygraph ({retriever.name if retriever else 'no recall'}, {profile})"
         self.graphs: dict[int, Any] = {}
@@ -634,11 +637,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="send a shared photo's caption with its turn, to every system (evidence is "
         "still matched on the turn's text)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="override one MemoryConfig field, e.g. --set recall_min_coverage=0 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    overrides = {
+        field: json.loads(value) for field, value in (item.split("=", 1) for item in args.set)
+    }
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     conversations = load(args.data, captions=args.captions)[: args.conversations]
-    systems: list[System] = [MemoryGraphSystem(args.recall, args.profile)]
+    systems: list[System] = [MemoryGraphSystem(args.recall, args.profile, overrides)]
     if not args.no_baselines:
         systems += [
             Baseline("sliding window", None),
@@ -657,6 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "recall": args.recall,
         "captions": args.captions,
         "profile": {args.profile: PROFILES[args.profile]},
+        "overrides": overrides,
         "python": platform.python_version(),
         "systems": {},
     }

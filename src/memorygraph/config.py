@@ -116,6 +116,12 @@ class MemoryConfig(BaseModel):
             hold most of the thread (the other kinds' shares shrink in
             proportion); at or below ``shares["recalled"]`` the shares stay as
             configured.
+        recall_min_coverage: Recall's relevance floor. Turns are recalled for a
+            request only when one turn of the thread says at least this share
+            of the request's words, weighted by rarity
+            (`memorygraph.retrieval.LexicalRetriever.coverage`); below it,
+            nothing is recalled and the budget goes to the rest. 0 recalls for
+            every request.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -159,6 +165,7 @@ class MemoryConfig(BaseModel):
     recall: Literal["auto", "lexical", "off"] = "auto"
     recall_neighbours: int = 0
     recall_share_max: float = 0.7
+    recall_min_coverage: float = Field(default=0.17, ge=0.0, le=1.0)
 
     def __init__(self, **data: Any) -> None:
         try:

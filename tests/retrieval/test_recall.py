@@ -238,3 +238,73 @@ def test_a_window_turn_is_recalled_with_the_archive_and_its_date() -> None:
         pending=window,
     )
     assert no_archive == []
+
+
+def _noise(seed: int, words: int = 35) -> str:
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"zq{n}" for n in range(2000)]
+    return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+
+def test_recall_is_gated_by_the_requests_coverage_on_both_sides_of_the_floor() -> None:
+    store = InMemoryStore()
+    n = archive(
+        store,
+        said("I adopted a cat called Miso."),
+        said("We went hiking in the Alps last spring."),
+        said("The garden needs new roses."),
+    )
+    transcript = transcript_of(
+        [
+            ArchivedTurn(
+                id=f"m{i}",
+                seq=i,
+                role="human",
+                speaker="Ana",
+                content=text,
+                created_at="2024-03-01T10:00:00",
+                summary_version=1,
+            )
+            for i, text in enumerate(
+                [
+                    "I adopted a cat called Miso.",
+                    "We went hiking in the Alps last spring.",
+                    "The garden needs new roses.",
+                ]
+            )
+        ]
+    )
+    query = "Which cat food would suit a small kitten best?"
+    coverage = LexicalRetriever().coverage(transcript, query)
+    assert 0 < coverage < 0.17  # one word of six, weighted by rarity
+    assert recall(store, query, n) == []  # below the default floor: nothing recalled
+    assert recall(store, query, n, recall_min_coverage=coverage)  # at the floor: recalled
+    assert recall(store, query, n, recall_min_coverage=coverage + 1e-9) == []
+    # A request about what was said clears it.
+    (best, *_) = recall(store, "What is my cat called?", n)
+    assert best.content == "Ana: I adopted a cat called Miso."
+
+
+def test_a_long_request_that_shares_words_only_by_chance_recalls_nothing() -> None:
+    # The growth workload's shape: every turn and request is random words from
+    # one vocabulary, so each request shares a few words with many turns.
+    store = InMemoryStore()
+    n = archive(store, *[said(_noise(i)) for i in range(300)])
+    requests = [_noise(10_000 + i) for i in range(20)]
+    assert all(recall(store, request, n) == [] for request in requests)
+    assert any(recall(store, request, n, recall_min_coverage=0) for request in requests)
+
+
+def test_the_hybrid_retrievers_coverage_is_its_best_parts() -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from memorygraph.retrieval import EmbeddingRetriever, HybridRetriever
+
+    transcript = transcript_of(turns(("Ana", "I adopted a cat called Miso.")))
+    lexical = LexicalRetriever()
+    embedding = EmbeddingRetriever(DeterministicFakeEmbedding(size=8))
+    hybrid = HybridRetriever((lexical, 1.0), (embedding, 0.7))
+    assert hybrid.coverage(transcript, "my cat?") == lexical.coverage(transcript, "my cat?") == 1.0
+    assert HybridRetriever((embedding, 1.0)).coverage(transcript, "my cat?") is None

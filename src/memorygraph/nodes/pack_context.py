@@ -58,6 +58,7 @@ from memorygraph.errors import (
     ToolRoundsExceeded,
     validation_message,
 )
+from memorygraph.packing.summary import fit_summary_text, summary_text
 from memorygraph.packing.truncation import shorten_tool_results
 from memorygraph.records import (
     RENDER_ORDER,
@@ -208,29 +209,6 @@ def _data_item(item: ContextItem, counter: TokenCounter) -> ContextItem:
 
     # Two newlines join blocks inside the context message.
     return item.model_copy(update={"tokens": counter.count_text(render_block(item) + "\n\n")})
-
-
-def _summary_text(summary: SessionSummary) -> str:
-    lines: list[str] = []
-    if summary.user_goal:
-        lines.append(f"User goal: {summary.user_goal}")
-    if summary.active_task:
-        lines.append(f"Active task: {summary.active_task}")
-    for title, values in (
-        ("Confirmed decisions", summary.confirmed_decisions),
-        ("Open questions", summary.open_questions),
-        ("Rejected assumptions (do not assume these)", summary.rejected_assumptions),
-        ("Risk notes", summary.risk_notes),
-    ):
-        if values:
-            lines.append(f"{title}:")
-            lines.extend(f"- {value}" for value in values)
-    if summary.important_entities:
-        lines.append("Important entities:")
-        lines.extend(f"- {name}: {ref}" for name, ref in sorted(summary.important_entities.items()))
-    if summary.last_updated_turn_id:
-        lines.append(f"Covers turns up to {summary.last_updated_turn_id}.")
-    return "\n".join(lines)
 
 
 def _task_text(task: TaskState) -> str:
@@ -400,7 +378,7 @@ def collect_items(
         items.append(_state_item(ItemKind.TASK_STATE, "task", _task_text(task), counter))
     summary = state.get("summary")
     if summary is not None and (summary.covered_turn_ids or summary.user_goal):
-        text = _summary_text(summary)
+        text = summary_text(summary)
         items.append(_state_item(ItemKind.SUMMARY, f"summary-v{summary.version}", text, counter))
     if request is not None:
         items.append(
@@ -924,6 +902,12 @@ def _package(
         archived=summary.covered_turns if isinstance(summary, SessionSummary) else 0,
         window=sum(1 for m in state.get("messages") or () if not isinstance(m, RemoveMessage)),
     )
+    if isinstance(summary, SessionSummary):
+        cap = int(shares.get(ItemKind.SUMMARY.value, 0.0) * config.available_tokens)
+        allowed = [
+            _fit_summary(item, summary, cap, counter) if item.kind is ItemKind.SUMMARY else item
+            for item in allowed
+        ]
     fallback: tuple[dict[str, Any], int] | None = None
     while True:
         included, over = pack_items(
@@ -967,6 +951,20 @@ def _package(
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens
+
+
+def _fit_summary(
+    item: ContextItem, summary: SessionSummary, cap: int, counter: TokenCounter
+) -> ContextItem:
+    # The summary goes in before everything but the critical items, so it keeps
+    # to its share: a larger one is shortened, its least lasting entries first.
+    if item.tokens <= cap:
+        return item
+    rendering = item.tokens - counter.count_text(item.content)  # header, quotes, joins
+    text, left_out = fit_summary_text(summary, cap=max(cap - rendering, 0), counter=counter)
+    shortened = _state_item(ItemKind.SUMMARY, item.id, text, counter)
+    metadata = {**shortened.metadata, "entries_left_out": left_out}
+    return shortened.model_copy(update={"metadata": metadata})
 
 
 def _any_truncated(items: Sequence[ContextItem]) -> bool:

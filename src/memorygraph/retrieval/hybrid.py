@@ -62,6 +62,20 @@ class HybridRetriever:
             total += weight * retriever.score(transcript, query, store=store)
         return total
 
+    def coverage(self, transcript: Transcript, query: str) -> float | None:
+        """The best coverage among the parts that measure it (`LexicalRetriever.coverage`).
+
+        Returns:
+            The coverage, or None when no part measures it (recall is then not gated).
+        """
+        measured = [
+            gauge(transcript, query)
+            for gauge in (getattr(retriever, "coverage", None) for retriever, _ in self.parts)
+            if callable(gauge)
+        ]
+        values = [float(value) for value in measured if value is not None]
+        return max(values) if values else None
+
     async def ascore(
         self, transcript: Transcript, query: str, *, store: BaseStore | None = None
     ) -> Scores:

@@ -119,6 +119,7 @@ class _Pending:
     """The working window's turns for one request, as documents of the archive's index."""
 
     words: list[list[str]]  # each turn's own words (feedback reads them)
+    own: list[list[str]]  # each turn's speaker and own words (coverage reads them)
     documents: list[tuple[Counter[str], float]]  # each document's term counts, relative length
 
 
@@ -129,6 +130,9 @@ _PENDING_CACHE = 512
 def _turn_text(turn: ArchivedTurn) -> str:
     return turn.content
 
+
+_COVERAGE_TURNS = 20
+"""`LexicalRetriever.coverage` reads the own words of this many best-scoring turns."""
 
 FEEDBACK_WEIGHT = 0.3
 """The feedback query's weight in `LexicalRetriever` (the request keeps 0.7).
@@ -239,7 +243,7 @@ class LexicalRetriever:
         for seq in range(archived, len(transcript)):
             doc = self._document(transcript, own, words, seq)
             documents.append((Counter(doc), len(doc) / mean))
-        return _Pending(words=words_new, documents=documents)
+        return _Pending(words=words_new, own=own_new, documents=documents)
 
     def _score_pending(
         self, index: _Index, pending: _Pending, terms: Mapping[str, float]
@@ -290,6 +294,69 @@ class LexicalRetriever:
             return normalize_max(raw)
         widened = self._weighted(archived, index, pending, expansion)
         return (1 - self.feedback) * normalize_max(raw) + self.feedback * normalize_max(widened)
+
+    def coverage(self, transcript: Transcript, query: str) -> float:
+        """How much of the request one turn of the thread says itself, from 0 to 1.
+
+        The request's words are weighted by their rarity in the thread (BM25's
+        idf); a turn covers the share of that weight its own words hold (its
+        speaker's name included, its neighbours' words not). The best of the
+        request's best-scoring turns gives the coverage. Unlike `score`, which
+        is relative to the best turn, this is absolute: a request about
+        something the thread never talked about is covered a little by chance
+        (a word or two of a long request) and never much, so recall can leave
+        the budget to the rest (`memorygraph.retrieval.recall`).
+
+        Args:
+            transcript: The thread's turns (archived, then pending).
+            query: The current request.
+
+        Returns:
+            The coverage; 0.0 when nothing matches or nothing is archived.
+
+        Example:
+            >>> from memorygraph.records import ArchivedTurn
+            >>> from memorygraph.retrieval.transcript import Transcript
+            >>> transcript = Transcript(("acme", "ana", "t1"))
+            >>> transcript.extend([ArchivedTurn(id=f"m{i}", seq=i, role="human", content=text,
+            ...     created_at="2024-03-01T10:00:00", summary_version=1) for i, text in
+            ...     enumerate(["I adopted a cat called Miso.", "We went hiking in the Alps."])])
+            >>> retriever = LexicalRetriever()
+            >>> retriever.coverage(transcript, "What is my cat called?")
+            1.0
+            >>> round(retriever.coverage(transcript, "Which cat food suits a kitten?"), 2)
+            0.08
+        """
+        archived = transcript.archived
+        if not len(transcript) or archived == 0:
+            return 0.0
+        (terms,) = tokenize([query])
+        if not terms:
+            return 0.0
+        index = self._index(transcript.settled)
+        pending = self._pending(transcript, index) if len(transcript) > archived else None
+        asked = Counter(terms)
+        raw = self._weighted(archived, index, pending, asked)
+        if not raw.any():
+            return 0.0
+        vocabulary = index.bm25.vocab_dict
+        weights = {
+            term: count
+            * _idf(
+                int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, index.size
+            )
+            for term, count in asked.items()
+        }
+        total = sum(weights.values())
+        best = 0.0
+        for seq in np.argsort(-raw, kind="stable")[:_COVERAGE_TURNS].tolist():
+            if raw[seq] <= 0:
+                break
+            own = (
+                index.own[seq] if seq < archived or pending is None else pending.own[seq - archived]
+            )
+            best = max(best, sum(weights[word] for word in set(own) if word in weights))
+        return best / total if total > 0 else 0.0
 
     def _weighted(
         self, archived: int, index: _Index, pending: _Pending | None, terms: Mapping[str, float]

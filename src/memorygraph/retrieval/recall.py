@@ -306,6 +306,12 @@ def _select(
     counter: TokenCounter,
     retriever: Retriever,
 ) -> list[ContextItem]:
+    gauge = getattr(retriever, "coverage", None)
+    coverage = gauge(transcript, query) if callable(gauge) else None
+    if coverage is not None and coverage < config.recall_min_coverage:
+        # No turn says much of what the request asks: whatever ranks best is
+        # chance, and the budget is better left to the rest of the package.
+        return []
     ranked = rank_turns(transcript, scores, query)
     # Candidates stop at about the whole budget: no package could use more.
     chosen: list[Passage] = []
