@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from langgraph_sdk.client import SyncLangGraphClient
 
@@ -319,3 +320,36 @@ def test_api_keys_map_to_their_callers() -> None:
     assert callers[key_digest("k1")] == MemoryContext("acme", "ana", ("a", "b"))
     assert callers[key_digest(b"k2")] == MemoryContext("acme", "ana")
     assert key_digest("k3") not in callers
+
+
+# The identity provider example in docs/server-auth.md --------------------------
+
+
+def test_the_jwt_example_in_the_docs_authenticates_with_its_rules() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from langgraph_sdk import Auth
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "server-auth.md").read_text()
+    namespace: dict[str, Any] = {}
+    exec(compile(text.split("```python\n")[1].split("```")[0], "server-auth.md", "exec"), namespace)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    class KeySet:  # the JWKS the example would fetch from the identity provider
+        def get_signing_key_from_jwt(self, token: str) -> Any:
+            return type("SigningKey", (), {"key": private.public_key()})
+
+    namespace["jwks"] = KeySet()
+    authenticate = namespace["authenticate"]
+
+    def token(**claims: object) -> str:
+        base = {"iss": namespace["ISSUER"], "aud": namespace["AUDIENCE"], "org_id": "acme"}
+        return "Bearer " + jwt.encode({**base, **claims}, private, algorithm="RS256")
+
+    user = authenticate(token(sub="ana", scope="billing reports"))
+    assert resolve_identity(None, server_config(user)).scopes == ("billing", "reports")
+    assert (user["tenant_id"], user["user_id"]) == ("acme", "ana")
+    for refused in (None, "ana", token(sub="ana", aud="elsewhere"), token(org_id=None, sub="a")):
+        with pytest.raises(Auth.exceptions.HTTPException) as raised:
+            authenticate(refused)
+        assert raised.value.status_code == 401
+    assert isinstance(namespace["auth"], Auth)
