@@ -213,6 +213,9 @@ def test_crons_are_their_owners(
     assert onto_anas == 404
     cron = owner.crons.create_for_thread(owners_thread, "memorygraph", schedule="0 0 1 1 *")
     try:
+        # Its scheduled runs start as Ana: the scheduler takes the user from the payload.
+        user = cron["payload"]["config"]["configurable"][AUTH_USER_KEY]
+        assert (user["tenant_id"], user["user_id"]) == ("acme", "ana")
         assert cron["cron_id"] in {c["cron_id"] for c in owner.crons.search()}
         assert cron["cron_id"] not in {c["cron_id"] for c in other.crons.search()}
         assert status_of(other.crons.delete, cron["cron_id"]) == 404

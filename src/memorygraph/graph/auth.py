@@ -54,7 +54,7 @@ from typing import Any
 
 from langgraph_sdk import Auth
 
-from memorygraph.context import MemoryContext, authenticated_context
+from memorygraph.context import AUTH_USER_KEY, MemoryContext, authenticated_context
 from memorygraph.errors import ConfigError, IdentityError
 from memorygraph.store.namespaces import ROOT
 
@@ -247,10 +247,30 @@ async def _deny(ctx: Auth.types.AuthContext, value: Any) -> bool:
     return False
 
 
+def _run_cron_as_caller(ctx: Auth.types.AuthContext, value: Any) -> None:
+    """Keep the caller in a cron's run payload, so its scheduled runs are the caller's.
+
+    The scheduler starts a cron's runs with the user it finds in the payload's
+    ``configurable``, else with a bare user named by the cron's ``user_id``, which
+    carries no tenant: memorygraph would refuse those runs.
+    """
+    payload = value.get("payload")
+    if ctx.resource != "crons" or not isinstance(payload, dict):
+        return
+    config = payload.get("config")
+    if not isinstance(config, dict):
+        config = payload["config"] = {}
+    configurable = config.get("configurable")
+    if not isinstance(configurable, dict):
+        configurable = config["configurable"] = {}
+    configurable[AUTH_USER_KEY] = user_for(_caller(ctx))
+
+
 async def _tag_owner(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterType:
     """Stamp the caller as the owner; an existing thread, cron or assistant must be theirs."""
     owner = _owner(ctx)
     _tag(value, owner)
+    _run_cron_as_caller(ctx, value)
     return owner
 
 
@@ -259,6 +279,8 @@ async def _only_own(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.Filte
     owner = _owner(ctx)
     if ctx.action == "update" and isinstance(value.get("metadata"), dict):
         value["metadata"].update(owner)  # an update cannot hand it to someone else
+    if ctx.action == "update":
+        _run_cron_as_caller(ctx, value)
     return owner
 
 
