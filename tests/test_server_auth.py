@@ -125,6 +125,10 @@ def test_another_tenant_cannot_reach_the_owners_thread(
     ran = status_of(other.runs.wait, owners_thread, "memorygraph", input=say("Where do I live?"))
     assert ran == 404
     assert status_of(other.runs.list, owners_thread) == 404
+    assert status_of(other.threads.update_state, owners_thread, {"messages": []}) == 404
+    run_id = owner.runs.list(owners_thread)[0]["run_id"]
+    assert status_of(other.runs.get, owners_thread, run_id) == 404
+    assert status_of(other.runs.join, owners_thread, run_id) == 404
     assert status_of(other.threads.update, owners_thread, metadata={"x": 1}) == 404
     assert status_of(other.threads.delete, owners_thread) == 404
     taken = status_of(other.threads.create, thread_id=owners_thread, if_exists="do_nothing")
