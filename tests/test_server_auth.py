@@ -314,6 +314,7 @@ def test_without_an_authenticated_user_the_claim_decides() -> None:
         ('{"k": {"tenant_id": "acme"}}', "entry 1: user_id is missing"),
         ('{"k": {"tenant_id": "acme", "user_id": " "}}', "entry 1: user_id must be a non-blank"),
         ('{"k": {"tenant_id": "a", "user_id": "b", "scopes": "x"}}', "scopes must be a list"),
+        ('{"k": {"tenant_id": "a.b", "user_id": "c"}}', "entry 1: tenant_id must be .* without"),
     ],
 )
 def test_malformed_api_keys_are_refused(text: str, message: str) -> None:

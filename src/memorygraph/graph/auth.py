@@ -55,8 +55,8 @@ from typing import Any
 from langgraph_sdk import Auth
 
 from memorygraph.context import AUTH_USER_KEY, MemoryContext, authenticated_context
-from memorygraph.errors import ConfigError, IdentityError
-from memorygraph.store.namespaces import ROOT
+from memorygraph.errors import ConfigError, IdentityError, InvalidNamespaceError
+from memorygraph.store.namespaces import ROOT, user_namespace
 
 __all__ = [
     "API_KEYS_ENV",
@@ -153,7 +153,8 @@ def load_api_keys(text: str | None) -> dict[bytes, MemoryContext]:
             raise ConfigError(f"{where}: {missing[0]} is missing")
         try:
             context = authenticated_context(caller)
-        except IdentityError as exc:
+            user_namespace(context.tenant_id, context.user_id)  # no dots, not "*"
+        except (IdentityError, InvalidNamespaceError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
         callers[key_digest(key)] = context
     return callers
