@@ -62,8 +62,12 @@ demo: $(STAMP)
 	$(BIN)/memorygraph demo --db memorygraph-demo.db
 
 # The LangGraph API server for Studio (README: "LangGraph Studio and the API server").
+# It answers only callers with a key from MEMORYGRAPH_API_KEYS, and has no default key.
 STUDIO_PORT ?= 2024
 studio: $(STAMP)
+	@test -n "$$MEMORYGRAPH_API_KEYS" || { echo 'Set MEMORYGRAPH_API_KEYS first, e.g.'; \
+	  echo "  export MEMORYGRAPH_API_KEYS='{\"<a long random key>\": {\"tenant_id\": \"acme\", \"user_id\": \"ana\", \"scopes\": []}}'"; \
+	  echo '(README: "Serving memorygraph: API keys, and what they protect").'; exit 2; }
 	$(BIN)/langgraph dev --no-browser --port $(STUDIO_PORT)
 
 clean:

@@ -10,6 +10,9 @@
   except in CI (env ``CI`` set), where they fail.
 - `openai_server` is an OpenAI-compatible chat-completions server on loopback
   with scripted replies and recorded requests (`tests/openai_server.py`).
+- `langgraph_server` is ``langgraph dev`` serving the repository's
+  ``langgraph.json`` with the test API keys, one for the session
+  (`tests/langgraph_server.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 if TYPE_CHECKING:
+    from tests.langgraph_server import LangGraphServer
     from tests.openai_server import OpenAIServer
 
 POSTGRES_URL_ENV = "MEMORYGRAPH_TEST_POSTGRES_URL"
@@ -218,3 +222,13 @@ def openai_server(_openai_server_running: OpenAIServer) -> OpenAIServer:
     """
     _openai_server_running.reset()
     return _openai_server_running
+
+
+@pytest.fixture(scope="session")
+def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer]:
+    """``langgraph dev`` with the test API keys, one for the session (`tests.langgraph_server`)."""
+    # Imported here: langgraph-sdk loads only in sessions that use the server.
+    from tests.langgraph_server import serve
+
+    with serve(tmp_path_factory.mktemp("langgraph-dev")) as server:
+        yield server

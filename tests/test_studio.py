@@ -1,133 +1,52 @@
 """The memory graph served by ``langgraph dev``, the API server Studio talks to, via langgraph-sdk.
 
-The server runs offline as a separate process on a free port, in a temporary
-folder (it writes ``.langgraph_api/`` into its working directory), from the
-repository's own ``langgraph.json`` with its paths made absolute.
+The server is the session's ``langgraph_server`` (`tests/langgraph_server.py`):
+offline, in a temporary folder, from the repository's own ``langgraph.json``,
+with API keys. These tests call it as Ana of tenant acme; what other callers
+can and cannot reach is in ``tests/test_server_auth.py``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_sync_client
+from langgraph_sdk import Auth
 from langgraph_sdk.client import SyncLangGraphClient
 
 from memorygraph import ContextPackage
 from memorygraph.checkpointers._serde import _allowlist
 from memorygraph.graph.studio import EMBEDDING_DIMS
+from tests.langgraph_server import API_KEYS, CONFIG, OWNER_KEY, ROOT, LangGraphServer
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "langgraph.json"
-LANGGRAPH = Path(sys.executable).with_name("langgraph")
 CONTEXT = {"tenant_id": "acme", "user_id": "ana"}
-START_TIMEOUT = 90.0
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def absolute_config(folder: Path) -> Path:
-    """The repository's langgraph.json, with ``./`` paths anchored at the repository."""
-    text = CONFIG.read_text().replace('"./', f'"{ROOT.as_posix()}/')
-    path = folder / "langgraph.json"
-    path.write_text(text)
-    return path
-
-
-def wait_until_ok(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"langgraph dev exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"langgraph dev did not answer /ok in {START_TIMEOUT:.0f}s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and everything it started: it leads its own process group."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A ``langgraph dev`` server on a port of our choosing; yields its URL and log file."""
-    folder = tmp_path_factory.mktemp("langgraph-dev")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = folder / "server.log"
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("OPENAI_API_KEY", "MEMORYGRAPH_MODEL")
-        and not key.startswith(("LANGSMITH_", "LANGCHAIN_"))
-    }
-    # Unbuffered, so the log is complete when a test reads it.
-    environment.update(
-        {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-    )
-    command = [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--port", str(port)]
-    command += ["--config", str(absolute_config(folder))]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=folder,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_until_ok(url, process, log)
-        # The server moves to another port, with only a warning, when ours is taken.
-        assert f"127.0.0.1:{port}" in log.read_text()
-        yield url, log
-    finally:
-        stop(process)
-    assert (folder / ".langgraph_api").is_dir()
+@pytest.fixture
+def server(langgraph_server: LangGraphServer) -> tuple[str, Path]:
+    """The server's URL and log file."""
+    return langgraph_server.url, langgraph_server.log
 
 
 @pytest.fixture
-def client(server: tuple[str, Path]) -> Iterator[SyncLangGraphClient]:
-    with get_sync_client(url=server[0], api_key=None, timeout=60.0) as opened:
+def client(langgraph_server: LangGraphServer) -> Iterator[SyncLangGraphClient]:
+    """A client with Ana's API key."""
+    with langgraph_server.client(OWNER_KEY) as opened:
         yield opened
 
 
-def test_langgraph_json_points_at_real_objects() -> None:
+def test_langgraph_json_points_at_real_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMORYGRAPH_API_KEYS", json.dumps(API_KEYS))  # `auth` needs keys
     config = json.loads(CONFIG.read_text())
-    paths = [*config["graphs"].values(), config["store"]["index"]["embed"]]
+    paths = [*config["graphs"].values(), config["store"]["index"]["embed"], config["auth"]["path"]]
+    modules = []
     for spec in paths:
         file, _, attribute = spec.partition(":")
         assert file.startswith("./") and (ROOT / file).is_file(), spec
@@ -138,7 +57,11 @@ def test_langgraph_json_points_at_real_objects() -> None:
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         assert hasattr(module, attribute), spec
-    graph = module.graph
+        modules.append(module)
+    graph = modules[0].graph
+    assert isinstance(modules[-1].auth, Auth)
+    # Studio's own sign-in would skip the API key (langgraph dev trusts it unchecked).
+    assert config["auth"]["disable_studio_auth"] is True
     assert graph.checkpointer is None and graph.store is None
     assert config["store"]["index"]["dims"] == EMBEDDING_DIMS
     assert config["store"]["index"]["fields"] == ["content"]  # what the archive indexes
@@ -197,20 +120,22 @@ def test_two_turns_through_the_api(client: SyncLangGraphClient, server: tuple[st
 
 
 @pytest.mark.parametrize(
-    ("who", "missing"),
+    ("who", "claimed"),
     [
-        pytest.param({}, "tenant_id", id="nothing"),
-        pytest.param({"context": {"tenant_id": "acme"}}, "user_id", id="context-without-user"),
-        # The server also sets configurable["user_id"] = "" itself: it must not count.
+        pytest.param({"context": {"tenant_id": "globex"}}, "tenant_id", id="context-tenant"),
         pytest.param(
-            {"config": {"configurable": {"tenant_id": "acme"}}},
-            "user_id",
-            id="configurable-without-user",
+            {"context": {"tenant_id": "acme", "user_id": "bob"}}, "user_id", id="context-user"
+        ),
+        pytest.param({"context": {**CONTEXT, "scopes": ["admin"]}}, "scopes", id="context-scopes"),
+        pytest.param(
+            {"config": {"configurable": {"tenant_id": "globex", "user_id": "ana"}}},
+            "tenant_id",
+            id="configurable-tenant",
         ),
     ],
 )
-def test_a_run_without_identity_fails_with_a_clear_error(
-    client: SyncLangGraphClient, who: dict[str, Any], missing: str
+def test_a_claim_that_contradicts_the_api_key_fails_with_a_clear_error(
+    client: SyncLangGraphClient, who: dict[str, Any], claimed: str
 ) -> None:
     thread_id = client.threads.create()["thread_id"]
     run = client.runs.create(
@@ -221,11 +146,11 @@ def test_a_run_without_identity_fails_with_a_clear_error(
     )
     joined = client.runs.join(thread_id, run["run_id"])
     assert client.runs.get(thread_id, run["run_id"])["status"] == "error"
-    # What the SDK reports is memorygraph's error, saying what is missing and how to pass it.
+    # What the SDK reports is memorygraph's error, naming the claim and where it was.
     error = joined["__error__"]
     assert error["error"] == "IdentityError"
-    assert error["message"].startswith(f"{missing} is missing: ")
-    assert 'context={"tenant_id": ..., "user_id": ...}' in error["message"]
+    assert error["message"].startswith(f"{claimed} ")
+    assert "contradicts the authenticated caller" in error["message"]
     # Refused before the first checkpoint: the thread holds nothing.
     assert client.threads.get_state(thread_id)["values"] == {}
     assert client.threads.get_history(thread_id) == []

@@ -2,7 +2,10 @@
 
 Pass it as ``context=`` (it is the graph's ``context_schema``). When it is
 absent, memorygraph reads ``tenant_id``, ``user_id`` and ``scopes`` from
-``config["configurable"]``, so graphs driven by the LangGraph API server work too.
+``config["configurable"]``. On the LangGraph API server with authentication
+(`memorygraph.graph.auth`), who is calling comes from the authenticated user the
+server puts in the run's config, and a ``context`` or ``configurable`` claim may
+only repeat it.
 
 Example:
     >>> from memorygraph import MemoryContext
@@ -23,7 +26,20 @@ from typing import Any
 
 from memorygraph.errors import IdentityError
 
-__all__ = ["Identity", "MemoryContext", "resolve_identity"]
+__all__ = [
+    "AUTH_USER_KEY",
+    "Identity",
+    "MemoryContext",
+    "authenticated_context",
+    "resolve_identity",
+]
+
+AUTH_USER_KEY = "langgraph_auth_user"
+"""Where the LangGraph API server puts the authenticated user in ``configurable``.
+
+It is the source of ``Runtime.server_info.user`` too, and a key the server
+does not let a client set.
+"""
 
 
 def _require_id(name: str, value: object) -> str:
@@ -92,13 +108,97 @@ def _context_from(values: Mapping[str, Any]) -> MemoryContext:
     )
 
 
-def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Identity:
-    """Resolve who is calling from the runtime context, else from ``configurable``.
+def _field(user: object, name: str) -> Any:
+    if isinstance(user, Mapping):
+        return user.get(name)
+    return getattr(user, name, None)
 
-    A mapping context (the API server passes the run's ``context`` as a dict)
-    counts when it holds any of ``tenant_id``, ``user_id`` or ``scopes``, and its
-    other keys are ignored. An empty one, or a context of another type (your
-    own graph's), falls back to ``configurable``. The two are never mixed.
+
+def authenticated_context(user: object) -> MemoryContext:
+    """Return who an authenticated user is: its ``tenant_id``, ``user_id`` and ``scopes``.
+
+    Args:
+        user: The user the server's auth handler returned, as a mapping or an
+            object with those attributes (the server wraps a dict in a proxy).
+
+    Returns:
+        The user's context.
+
+    Raises:
+        IdentityError: When the user carries no valid ``tenant_id`` or ``user_id``
+            (an auth handler that returns only an ``identity``).
+
+    Example:
+        >>> authenticated_context({"identity": "acme/ana", "tenant_id": "acme",
+        ...     "user_id": "ana", "scopes": ["billing"]})
+        MemoryContext(tenant_id='acme', user_id='ana', scopes=('billing',))
+        >>> authenticated_context({"identity": "ana"})
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.IdentityError: tenant_id is missing: the authenticated user ...
+    """
+    for name in ("tenant_id", "user_id"):
+        if _field(user, name) is None:
+            raise IdentityError(
+                f"{name} is missing: the authenticated user {_field(user, 'identity')!r} must "
+                "carry tenant_id, user_id and scopes; return them from the server's "
+                "@auth.authenticate handler (memorygraph.graph.auth.user_for)"
+            )
+    scopes = _field(user, "scopes") or ()
+    return MemoryContext(
+        tenant_id=_field(user, "tenant_id"),
+        user_id=_field(user, "user_id"),
+        scopes=(scopes,) if isinstance(scopes, str) else tuple(scopes),
+    )
+
+
+def _claims(source: object) -> dict[str, Any]:
+    """The identity a context or ``configurable`` claims; None and "" claim nothing."""
+    if isinstance(source, MemoryContext):
+        values: Mapping[str, Any] = vars(source)
+    elif isinstance(source, Mapping):
+        values = source
+    else:
+        return {}
+    return {key: values[key] for key in _IDENTITY_KEYS if values.get(key) not in (None, "", ())}
+
+
+def _refuse_contradictions(
+    user: object, caller: MemoryContext, context: object, configurable: object
+) -> None:
+    claims = {"context": _claims(context), "configurable": _claims(configurable)}
+    if claims["configurable"].get("user_id") == _field(user, "identity"):
+        # The server writes the user's identity there itself when no one claims a user_id.
+        del claims["configurable"]["user_id"]
+    for where, claimed_keys in claims.items():
+        for key, claimed in claimed_keys.items():
+            if key == "scopes":
+                as_set = {claimed} if isinstance(claimed, str) else set(claimed)
+                same = as_set == set(caller.scopes)
+            else:
+                same = claimed == getattr(caller, key)
+            if not same:
+                raise IdentityError(
+                    f"{key} {claimed!r} in the run's {where} contradicts the authenticated "
+                    f"caller ({key} {getattr(caller, key)!r}): on the server, who is calling "
+                    "comes from the API key; leave tenant_id, user_id and scopes out of "
+                    "context and configurable"
+                )
+
+
+def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Identity:
+    """Resolve who is calling: the authenticated user, else the context, else ``configurable``.
+
+    On the LangGraph API server with authentication, the user the server
+    authenticated (``configurable["langgraph_auth_user"]``, `AUTH_USER_KEY`)
+    decides the tenant, user and scopes. A ``context`` or ``configurable`` that
+    also names any of them must say the same, or the run is refused.
+
+    Without an authenticated user (plain Python): a mapping context (the API
+    server passes the run's ``context`` as a dict) counts when it holds any of
+    ``tenant_id``, ``user_id`` or ``scopes``, and its other keys are ignored.
+    An empty one, or a context of another type (your own graph's), falls back to
+    ``configurable``. The two are never mixed.
 
     Args:
         context: ``runtime.context``: a `MemoryContext`, a mapping, or None.
@@ -108,8 +208,9 @@ def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Ident
         The identity, with the thread id from ``config["configurable"]["thread_id"]``.
 
     Raises:
-        IdentityError: When the thread, tenant or user id is missing or blank. The
-            message names the missing key and says how to pass it.
+        IdentityError: When the thread, tenant or user id is missing or blank (the
+            message names the missing key and says how to pass it), or when a claim
+            contradicts the authenticated user.
 
     Example:
         >>> resolve_identity(None, {"configurable": {"thread_id": "t1",
@@ -119,6 +220,14 @@ def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Ident
         Traceback (most recent call last):
         ...
         memorygraph.errors.IdentityError: tenant_id is missing: pass who is calling ...
+        >>> server = {"configurable": {"thread_id": "t1", "langgraph_auth_user":
+        ...     {"identity": "acme/ana", "tenant_id": "acme", "user_id": "ana"}}}
+        >>> resolve_identity(None, server).user_id
+        'ana'
+        >>> resolve_identity({"tenant_id": "globex"}, server)
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.IdentityError: tenant_id 'globex' in the run's context contradicts ...
     """
     configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
     thread_id = configurable.get("thread_id")
@@ -126,7 +235,12 @@ def resolve_identity(context: object, config: Mapping[str, Any] | None) -> Ident
         raise IdentityError(
             'thread_id is missing: pass {"configurable": {"thread_id": "..."}} as the config'
         )
-    if isinstance(context, Mapping) and any(key in context for key in _IDENTITY_KEYS):
+    user = configurable.get(AUTH_USER_KEY)
+    if user is not None:
+        caller = authenticated_context(user)
+        _refuse_contradictions(user, caller, context, configurable)
+        context = caller
+    elif isinstance(context, Mapping) and any(key in context for key in _IDENTITY_KEYS):
         context = _context_from(context)
     elif not isinstance(context, MemoryContext):
         context = _context_from(configurable)

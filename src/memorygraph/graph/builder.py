@@ -201,6 +201,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             yield from super().stream(input, config, **kwargs)
             return
         identity = resolve_identity(kwargs.get("context"), config)  # before waiting
+        kwargs = _as_memory_context(kwargs, identity)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         with lock:  # one run at a time per thread (graph/_lock.py)
@@ -225,6 +226,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 yield chunk
             return
         identity = resolve_identity(kwargs.get("context"), config)
+        kwargs = _as_memory_context(kwargs, identity)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         async with lock:
@@ -267,6 +269,19 @@ def check_input(
     new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
     messages = validate_messages(saved.get("messages") or [], new)
     build_package({"messages": messages}, identity=identity, config=config)
+
+
+def _as_memory_context(kwargs: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """Replace a mapping context with the identity resolved from it (or from the server's user).
+
+    The API server passes the run's context as a dict, which LangGraph would
+    turn into a `MemoryContext` itself; with an authenticated caller that dict
+    may name no one (who is calling comes from the API key).
+    """
+    if not isinstance(kwargs.get("context"), Mapping):
+        return kwargs
+    resolved = MemoryContext(identity.tenant_id, identity.user_id, identity.scopes)
+    return {**kwargs, "context": resolved}
 
 
 def _is_subgraph_call(config: RunnableConfig | None) -> bool:
