@@ -225,3 +225,19 @@ def test_property_the_turn_in_progress_is_whole_or_the_package_fails_closed(
     for summary in summaries:
         if _base_overhead() + critical + summary.tokens <= config.available_tokens - 8:
             assert summary.id in included, "recall pushed out a summary that fits"
+
+
+def test_max_tool_rounds_allows_the_limit_and_refuses_one_more() -> None:
+    from memorygraph.errors import ToolRoundsExceeded
+
+    state = {"messages": [HumanMessage("look it up", id="q"), *turn_in_progress([[5]] * 3)]}
+    package = build_package(
+        state, identity=WHO, config=MemoryConfig(max_tool_rounds=3), counter=COUNTER, now=NOW
+    )
+    assert "t2-0" in package.included_ids
+    with pytest.raises(ToolRoundsExceeded, match="max_tool_rounds=2") as raised:
+        build_package(
+            state, identity=WHO, config=MemoryConfig(max_tool_rounds=2), counter=COUNTER, now=NOW
+        )
+    assert isinstance(raised.value, RuntimeError)
+    assert (raised.value.rounds, raised.value.limit) == (3, 2)

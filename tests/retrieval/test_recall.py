@@ -308,3 +308,24 @@ def test_the_hybrid_retrievers_coverage_is_its_best_parts() -> None:
     hybrid = HybridRetriever((lexical, 1.0), (embedding, 0.7))
     assert hybrid.coverage(transcript, "my cat?") == lexical.coverage(transcript, "my cat?") == 1.0
     assert HybridRetriever((embedding, 1.0)).coverage(transcript, "my cat?") is None
+
+
+def test_dates_the_thread_never_said_do_not_lower_coverage_but_other_words_do() -> None:
+    transcript = transcript_of(
+        turns(
+            ("Ana", "I painted a sunrise over the lake."),
+            ("Bo", "Lovely colours."),
+            ("Ana", "Vendor call notes, nothing decided yet."),
+        )
+    )
+    retriever = LexicalRetriever()
+    plain = retriever.coverage(transcript, "What did Ana paint?")
+    # Turns carry their dates apart: a date in the request is not a word to find.
+    assert retriever.coverage(transcript, "What did Ana paint on 13 October 2023?") == plain
+    assert retriever.coverage(transcript, "What did Ana paint on Monday?") == plain
+    # A number that is not part of a date is a word the thread never said.
+    assert retriever.coverage(transcript, "Vendor call 150 notes?") < retriever.coverage(
+        transcript, "Vendor call notes?"
+    )
+    # A request of dates alone is left to recall's date ranking.
+    assert retriever.coverage(transcript, "13 October 2023?") == 1.0

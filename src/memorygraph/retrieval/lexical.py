@@ -42,7 +42,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -54,6 +56,7 @@ import numpy as np
 import Stemmer
 
 from memorygraph.retrieval.base import Scores, normalize_max
+from memorygraph.timestamps import MONTHS
 
 if TYPE_CHECKING:
     from langgraph.store.base import BaseStore
@@ -129,6 +132,24 @@ _PENDING_CACHE = 512
 
 def _turn_text(turn: ArchivedTurn) -> str:
     return turn.content
+
+
+_NUMBER = re.compile(r"\d+(?:st|nd|rd|th)?")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+@functools.cache
+def _date_words() -> frozenset[str]:
+    names = [*MONTHS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    (stems,) = tokenize([" ".join(names)])
+    return frozenset(stems)
+
+
+def _is_date_word(term: str, dated: bool) -> bool:
+    # A month or a weekday; a year; a day's number in a request that names a month.
+    if term in _date_words() or _YEAR.fullmatch(term):
+        return True
+    return dated and _NUMBER.fullmatch(term) is not None
 
 
 _COVERAGE_TURNS = 20
@@ -336,18 +357,22 @@ class LexicalRetriever:
         index = self._index(transcript.settled)
         pending = self._pending(transcript, index) if len(transcript) > archived else None
         asked = Counter(terms)
-        raw = self._weighted(archived, index, pending, asked)
-        if not raw.any():
-            return 0.0
         vocabulary = index.bm25.vocab_dict
+        dated = not _date_words().isdisjoint(asked)
+        # A date the thread never said in words (turns carry their dates apart,
+        # and recall ranks named periods on its own) says nothing of coverage.
         weights = {
             term: count
             * _idf(
                 int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, index.size
             )
             for term, count in asked.items()
+            if term in vocabulary or not _is_date_word(term, dated)
         }
         total = sum(weights.values())
+        if total <= 0:  # a request of unsaid dates alone: not for coverage to judge
+            return 1.0
+        raw = self._weighted(archived, index, pending, asked)
         best = 0.0
         for seq in np.argsort(-raw, kind="stable")[:_COVERAGE_TURNS].tolist():
             if raw[seq] <= 0:
@@ -356,7 +381,7 @@ class LexicalRetriever:
                 index.own[seq] if seq < archived or pending is None else pending.own[seq - archived]
             )
             best = max(best, sum(weights[word] for word in set(own) if word in weights))
-        return best / total if total > 0 else 0.0
+        return best / total
 
     def _weighted(
         self, archived: int, index: _Index, pending: _Pending | None, terms: Mapping[str, float]
