@@ -2,6 +2,10 @@
 
 The steps, each its own small function:
 
+0. The relevance floor: when no turn of the thread says at least
+   ``MemoryConfig.recall_min_coverage`` of the request
+   (`memorygraph.retrieval.LexicalRetriever.coverage`), nothing is recalled
+   and the turns are not even scored.
 1. `rank_turns`: the retriever's scores, raised for the turns of the one
    speaker the request names ("What does Melanie do to relax?" is answered by
    what Melanie said), for turns in sessions that match the request (a
@@ -306,12 +310,6 @@ def _select(
     counter: TokenCounter,
     retriever: Retriever,
 ) -> list[ContextItem]:
-    gauge = getattr(retriever, "coverage", None)
-    coverage = gauge(transcript, query) if callable(gauge) else None
-    if coverage is not None and coverage < config.recall_min_coverage:
-        # No turn says much of what the request asks: whatever ranks best is
-        # chance, and the budget is better left to the rest of the package.
-        return []
     ranked = rank_turns(transcript, scores, query)
     # Candidates stop at about the whole budget: no package could use more.
     chosen: list[Passage] = []
@@ -328,6 +326,17 @@ def _select(
     return passage_items(
         transcript, chosen, counter=counter, scores=scores, retriever=retriever.name
     )
+
+
+def _clears_floor(
+    transcript: Transcript, query: str, retriever: Retriever, config: MemoryConfig
+) -> bool:
+    # Checked before scoring: when no turn says much of what the request asks,
+    # whatever would rank best is chance, and the budget is better left to the
+    # rest of the package. A retriever that does not measure coverage is not gated.
+    gauge = getattr(retriever, "coverage", None)
+    coverage = gauge(transcript, query) if callable(gauge) else None
+    return coverage is None or coverage >= config.recall_min_coverage
 
 
 def _with_pending(
@@ -380,6 +389,8 @@ def recall_items(
     if not len(transcript):
         return []
     transcript = _with_pending(transcript, archived, pending)
+    if not _clears_floor(transcript, query, retriever, config):
+        return []
     scores = retriever.score(transcript, query, store=store)
     return _select(
         transcript,
@@ -410,6 +421,8 @@ async def arecall_items(
     if not len(transcript):
         return []
     transcript = _with_pending(transcript, archived, pending)
+    if not _clears_floor(transcript, query, retriever, config):
+        return []
     scores = await retriever.ascore(transcript, query, store=store)
     return _select(
         transcript,
