@@ -1,6 +1,8 @@
 """The summary's text in a package, fitted to the summary's share of the budget.
 
-A summary stands for every turn folded out of the window, so the packer puts it
+A package shows the newest five open questions and risk notes of a summary
+(the record keeps more; their turns are in the archive, where recall finds
+them). A summary stands for every turn folded out of the window, so the packer puts it
 in right after the critical items (`memorygraph.nodes.pack_context.pack_items`).
 That is only fair to the rest of the package when the summary keeps to its
 share: a summary larger than its share is shortened here, its least lasting
@@ -20,8 +22,8 @@ Example:
     - Question 18?
     - Question 19?
     Covers turns up to m3.
-    >>> left_out
-    18
+    >>> left_out  # of the five newest a package shows at most
+    3
 """
 
 from __future__ import annotations
@@ -51,8 +53,17 @@ _TRIM_ORDER = (
 )
 
 
+_SHOWN = {"open_questions": 5, "risk_notes": 5}
+"""The newest entries of these lists that a package shows; the summary record
+keeps more (``summary_max_items``), and the turns they came from stay in the
+archive, where recall finds them."""
+
+
 def _entries(summary: SessionSummary) -> dict[str, list[str]]:
-    entries = {field: [f"- {value}" for value in getattr(summary, field)] for _, field in _LISTS}
+    entries = {
+        field: [f"- {value}" for value in getattr(summary, field)][-_SHOWN.get(field, 0) :]
+        for _, field in _LISTS
+    }
     entries["important_entities"] = [
         f"- {name}: {ref}" for name, ref in sorted(summary.important_entities.items())
     ]
