@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import nullcontext
 from typing import Any, cast
 
@@ -26,7 +26,7 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import StateSnapshot
 
 from memorygraph.checkpointers import register_types
 from memorygraph.config import MemoryConfig
@@ -38,15 +38,17 @@ from memorygraph.graph._guard import (
     corrupt_error,
     is_corruption,
     load_thread,
+    owner_config,
+    validate_run_input,
     verify_snapshot,
 )
 from memorygraph.graph._lock import athread_lock, thread_lock
-from memorygraph.nodes.approve import check_resume, make_approve, needs_approval
+from memorygraph.nodes.approve import make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
 from memorygraph.nodes.extract_facts import make_extract_facts
-from memorygraph.nodes.pack_context import build_package, make_pack_context
+from memorygraph.nodes.pack_context import make_pack_context
 from memorygraph.nodes.summarize import make_summarize
-from memorygraph.state import MemoryState, validate_messages
+from memorygraph.state import MemoryState
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread
 
@@ -118,7 +120,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         return copied
 
     def _check_input(self, input: Any, identity: Identity, saved: Mapping[str, Any]) -> None:
-        check_input(input, identity, saved, self.memory_config)
+        validate_run_input(input, identity, saved, self.memory_config, nodes=self.nodes)
 
     def _own_saver(self) -> BaseCheckpointSaver[Any] | None:
         return self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
@@ -210,7 +212,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 if _names_checkpoint(config)
                 else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
             )
-            yield from super().stream(input, config, **kwargs)
+            yield from super().stream(input, owner_config(config, identity), **kwargs)
             if target is not None:
                 target.prune()
 
@@ -234,7 +236,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 if _names_checkpoint(config)
                 else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
             )
-            async for chunk in super().astream(input, config, **kwargs):
+            async for chunk in super().astream(input, owner_config(config, identity), **kwargs):
                 yield chunk
             if target is not None:
                 await target.aprune()
@@ -245,10 +247,9 @@ def check_input(
 ) -> None:
     """Refuse a run's input that cannot run, before LangGraph saves it.
 
-    A resume must decide the pending candidates, new messages must pass
-    `validate_messages`, and the request alone must fit the budget (the CRITICAL
-    items), or `build_package` raises `ContextBudgetExceeded`. `MemoryGraph` and
-    the graphs `add_memory` prepares call it before their first write.
+    The same check as `memorygraph.graph._guard.validate_run_input`, which
+    `MemoryGraph` and the graphs `add_memory` prepares call before their first
+    write.
 
     Args:
         input: The run's input: a state update, a ``Command``, or None.
@@ -256,17 +257,7 @@ def check_input(
         saved: The thread's saved values (`memorygraph.graph._guard.load_thread`).
         config: The budgets the graph packs with.
     """
-    if isinstance(input, Command):
-        check_resume(input, saved.get("pending") or [])
-        return
-    if not isinstance(input, Mapping):
-        return
-    raw = input.get("messages")
-    if raw is None:
-        return
-    new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
-    messages = validate_messages(saved.get("messages") or [], new)
-    build_package({"messages": messages}, identity=identity, config=config)
+    validate_run_input(input, identity, saved, config)
 
 
 def _is_subgraph_call(config: RunnableConfig | None) -> bool:

@@ -48,7 +48,7 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from pydantic import ValidationError
 
-from memorygraph._render import CONTEXT_HEADER
+from memorygraph._render import CONTEXT_HEADER, safe_turn
 from memorygraph._turns import message_id, message_text, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
@@ -99,14 +99,9 @@ _TRUST_BY_TYPE = {
 
 
 def _as_turn(message: BaseMessage) -> BaseMessage:
-    # A system message inside the history may have come from any caller of the
-    # graph, so it is demoted to a user turn: only configuration writes system text.
-    if isinstance(message, SystemMessage):
-        return HumanMessage(
-            f"[system message in thread history]\n{message_text(message)}",
-            id=message.id,
-        )
-    return message
+    # A message inside the history may have come from any caller of the graph:
+    # `safe_turn` is the one rule for what of it reaches the model.
+    return safe_turn(message)
 
 
 def _turn_dict(message: BaseMessage) -> dict[str, Any]:
