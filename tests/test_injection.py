@@ -140,6 +140,10 @@ def test_injected_text_stays_inside_its_own_item(attack: str) -> None:
     for item in package.items:
         if item.kind in SYSTEM_KINDS:
             assert item.source.startswith("config:") and attack not in item.content
+        # Only configuration is labelled system_verified: the task, read from
+        # the user's words, is user_claimed.
+        if item.trust_level is TrustLevel.SYSTEM_VERIFIED:
+            assert item.kind in SYSTEM_KINDS, item.id
 
     # Every line of the context message is a header memorygraph wrote, or quoted,
     # split at every boundary `str.splitlines` knows (\r \v \f \x1c-\x1e \x85 \u2028 ...).

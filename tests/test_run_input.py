@@ -318,3 +318,28 @@ def test_a_model_reply_with_nul_or_a_lone_surrogate_is_cleaned(
         graph.invoke({"messages": [HumanMessage(f"{turn} turn")]}, cfg, context=ANA)
     messages = graph.get_state(cfg).values["messages"]
     assert messages[-1].content == "reply 4"
+
+
+# --- labels state true provenance --------------------------------------------------------------
+
+
+def test_only_configuration_is_labelled_system_verified(backend_url: str, stack: ExitStack) -> None:
+    """The user's task and the references resolved from their words are user_claimed."""
+    hotels = "Here are three:\n1. Hotel Sakura\n2. Hotel Ume\n3. Hotel Matsu"
+    model = RecordingChatModel(replies=[AIMessage(hotels), AIMessage("Booked.")])
+    graph = open_graph(stack, backend_url, model)
+    cfg = thread()
+    graph.invoke(
+        {"messages": [HumanMessage("Let's work on the Q3 report. Find hotels in Kyoto.")]},
+        cfg,
+        context=ANA,
+    )
+    graph.invoke({"messages": [HumanMessage("Book the second one.")]}, cfg, context=ANA)
+    package = graph.get_state(cfg).values["context_package"]
+    labels = {item.id: item.trust_level for item in package.items}
+    assert labels["task"] == "user_claimed" and labels["references"] == "user_claimed"
+    verified = [i for i in package.items if i.trust_level == "system_verified"]
+    assert verified and all(i.source.startswith("config:") for i in verified)
+    context = next(m for m in model.calls[-1] if m.name == "context")
+    assert "system_verified" not in str(context.content)
+    assert "[task_state | task | user_claimed]" in str(context.content)

@@ -435,7 +435,9 @@ def _state_item(kind: ItemKind, item_id: str, content: str, counter: TokenCounte
         priority=Priority.HIGH,
         tokens=0,
         source=f"state:{kind.value}",
-        trust_level=TrustLevel.SYSTEM_VERIFIED if kind is ItemKind.TASK_STATE else None,
+        # The task and the resolved references are read from the user's own
+        # words, so they are labelled as what the user said, never as verified.
+        trust_level=TrustLevel.USER_CLAIMED if kind is ItemKind.TASK_STATE else None,
     )
     return _data_item(item, counter)
 
