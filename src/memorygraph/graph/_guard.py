@@ -39,7 +39,12 @@ from langgraph.types import Command, Overwrite, Send
 
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
-from memorygraph.errors import CorruptStateError, IdentityError, InvalidMessageError
+from memorygraph.errors import (
+    BackendError,
+    CorruptStateError,
+    IdentityError,
+    InvalidMessageError,
+)
 from memorygraph.inputs import validate_messages
 from memorygraph.nodes.approve import check_resume
 from memorygraph.nodes.pack_context import build_package
@@ -52,6 +57,8 @@ __all__ = [
     "check_owner",
     "check_values",
     "corrupt_error",
+    "database_errors",
+    "database_failure",
     "is_corruption",
     "load_thread",
     "owner_config",
@@ -88,6 +95,28 @@ def is_corruption(exc: BaseException) -> bool:
     if isinstance(exc, _postgres_corruption()):
         return True
     return isinstance(exc, _DECODE_ERRORS)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a saver or store raises when its database fails in a run (disk full, lost link)."""
+    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        from psycopg import OperationalError
+    except ImportError:
+        pass
+    else:
+        errors.append(OperationalError)
+    return tuple(errors)
+
+
+def database_failure(thread_id: object, exc: BaseException) -> BackendError:
+    """Wrap a database failure during a run in a `BackendError` that says what to do."""
+    return BackendError(
+        f"the database failed during a run on thread {str(thread_id)!r} "
+        f"({type(exc).__name__}: {str(exc).strip()[:200]}); the thread keeps its last "
+        "saved checkpoint: fix the database (free disk space, check the server), then "
+        "finish the run with invoke(None, config) or send the turn again"
+    )
 
 
 def corrupt_error(thread_id: object, exc: BaseException) -> CorruptStateError:

@@ -36,6 +36,8 @@ from memorygraph.graph._guard import (
     aload_thread,
     averify_snapshot,
     corrupt_error,
+    database_errors,
+    database_failure,
     is_corruption,
     load_thread,
     owner_config,
@@ -205,16 +207,19 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         identity = resolve_identity(kwargs.get("context"), config)  # before waiting
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
-        with lock:  # one run at a time per thread (graph/_lock.py)
-            self._preflight(input, config, identity)
-            target = (
-                None
-                if _names_checkpoint(config)
-                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
-            )
-            yield from super().stream(input, owner_config(config, identity), **kwargs)
-            if target is not None:
-                target.prune()
+        try:
+            with lock:  # one run at a time per thread (graph/_lock.py)
+                self._preflight(input, config, identity)
+                target = (
+                    None
+                    if _names_checkpoint(config)
+                    else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
+                )
+                yield from super().stream(input, owner_config(config, identity), **kwargs)
+                if target is not None:
+                    target.prune()
+        except database_errors() as exc:  # disk full, a connection lost mid-run
+            raise database_failure(identity.thread_id, exc) from exc
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -229,17 +234,21 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         identity = resolve_identity(kwargs.get("context"), config)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
-        async with lock:
-            await self._apreflight(input, config, identity)
-            target = (
-                None
-                if _names_checkpoint(config)
-                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
-            )
-            async for chunk in super().astream(input, owner_config(config, identity), **kwargs):
-                yield chunk
-            if target is not None:
-                await target.aprune()
+        try:
+            async with lock:
+                await self._apreflight(input, config, identity)
+                target = (
+                    None
+                    if _names_checkpoint(config)
+                    else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
+                )
+                run_config = owner_config(config, identity)
+                async for chunk in super().astream(input, run_config, **kwargs):
+                    yield chunk
+                if target is not None:
+                    await target.aprune()
+        except database_errors() as exc:
+            raise database_failure(identity.thread_id, exc) from exc
 
 
 def check_input(
