@@ -39,6 +39,7 @@ from memorygraph import (
 )
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
 from memorygraph.graph import MemoryGraph
+from memorygraph.store.namespaces import archive_namespace
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")
@@ -343,3 +344,30 @@ def test_only_configuration_is_labelled_system_verified(backend_url: str, stack:
     context = next(m for m in model.calls[-1] if m.name == "context")
     assert "system_verified" not in str(context.content)
     assert "[task_state | task | user_claimed]" in str(context.content)
+
+
+def test_a_drop_in_graphs_own_turns_with_nul_are_stored_safely(postgres_url: str) -> None:
+    """A node of the user's graph (a tool, a model) is not checked on entry: the store cleans."""
+
+    def agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [AIMessage("You live in Pa\x00ris, I think \ud800.")]}
+
+    with ExitStack() as stack:
+        store = stack.enter_context(open_store(postgres_url))
+        saver = stack.enter_context(open_checkpointer(postgres_url))
+        builder = StateGraph(MessagesState)
+        builder.add_node("agent", agent)
+        builder.add_edge(START, "agent")
+        add_memory(
+            builder, before="agent", config=MemoryConfig(summarize_at_messages=4, keep_messages=2)
+        )
+        graph = builder.compile(checkpointer=saver, store=store)
+        cfg = thread()
+        for turn in range(6):
+            graph.invoke(
+                {"messages": [HumanMessage(f"I live in Paris, turn {turn}.")]}, cfg, context=ANA
+            )
+        summary = graph.get_state(cfg).values["summary"]
+        assert summary is not None and summary.covered_turns >= 6
+        archived = store.search(archive_namespace("acme", "ana", cfg["configurable"]["thread_id"]))
+        assert any("Paris" in item.value["content"] for item in archived)

@@ -60,6 +60,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "clean_message",
     "clean_text",
+    "clean_value",
     "validate_messages",
 ]
 
@@ -313,24 +314,25 @@ def clean_text(text: str) -> str:
     return text
 
 
-def _clean(value: Any, depth: int = 0) -> Any:
+def clean_value(value: Any, depth: int = 0) -> Any:
+    """Every string in a JSON-like value cleaned with `clean_text` (what a store writes)."""
     if isinstance(value, str):
         return clean_text(value)
     if depth > MAX_DEPTH:
         return None
     if isinstance(value, dict):
-        return {_clean(k, depth + 1): _clean(v, depth + 1) for k, v in value.items()}
+        return {clean_value(k, depth + 1): clean_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v, depth + 1) for v in value]
+        return [clean_value(v, depth + 1) for v in value]
     return value
 
 
 def clean_message(message: AIMessage) -> AIMessage:
     """A model reply with every string cleaned (`clean_text`), so any backend can store it."""
     update: dict[str, Any] = {
-        "content": _clean(message.content),
-        "additional_kwargs": _clean(message.additional_kwargs),
-        "tool_calls": _clean(message.tool_calls),
+        "content": clean_value(message.content),
+        "additional_kwargs": clean_value(message.additional_kwargs),
+        "tool_calls": clean_value(message.tool_calls),
     }
     if message.name is not None:
         update["name"] = clean_text(message.name)

@@ -41,6 +41,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
+from memorygraph.inputs import clean_value
 from memorygraph.records import Fact
 from memorygraph.retention import ttl_minutes
 from memorygraph.store.namespaces import facts_namespace
@@ -144,7 +145,7 @@ def _value(
     fact: Fact, candidate_id: str | None, approved_by: str, thread_id: str | None
 ) -> dict[str, Any]:
     value = {
-        **fact.model_dump(mode="json"),
+        **clean_value(fact.model_dump(mode="json")),
         "candidate_id": candidate_id,
         "approved_by": approved_by,
     }
