@@ -371,3 +371,21 @@ def test_a_drop_in_graphs_own_turns_with_nul_are_stored_safely(postgres_url: str
         assert summary is not None and summary.covered_turns >= 6
         archived = store.search(archive_namespace("acme", "ana", cfg["configurable"]["thread_id"]))
         assert any("Paris" in item.value["content"] for item in archived)
+
+
+def test_update_state_is_checked_like_an_update(backend_url: str, stack: ExitStack) -> None:
+    graph = open_graph(stack, backend_url)
+    cfg = thread()
+    graph.invoke({"messages": [HumanMessage("first turn")]}, cfg, context=ANA)
+    before = snapshot(graph, cfg)
+    for values in (
+        {"messages": [("wizard", "x")]},
+        {"facts": [{"key": "a"}]},
+        {"messages": [HumanMessage("Pa\x00ris")]},
+        {"messages": [ChatMessage(role="tool", content="x")]},
+    ):
+        with pytest.raises(InvalidMessageError):
+            graph.update_state(cfg, values)
+        assert snapshot(graph, cfg) == before
+    graph.update_state(cfg, {"messages": [ChatMessage(role="developer", content="note")]})
+    assert graph.get_state(cfg).values["messages"][-1].type == "system"

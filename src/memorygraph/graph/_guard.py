@@ -63,6 +63,7 @@ __all__ = [
     "load_thread",
     "owner_config",
     "validate_run_input",
+    "validate_state_update",
     "verify_snapshot",
 ]
 
@@ -409,8 +410,8 @@ def _check_update(
     pairs: list[tuple[str, Any]],
     saved: Mapping[str, Any],
     where: str,
-    identity: Identity,
-    config: MemoryConfig,
+    identity: Identity | None,
+    config: MemoryConfig | None,
     *,
     pack: bool,
 ) -> None:
@@ -431,7 +432,7 @@ def _check_update(
     if not messages:
         return
     checked = validate_messages(saved.get("messages") or [], messages)
-    if pack:
+    if pack and identity is not None and config is not None:
         # The request alone must fit the budget (the CRITICAL items), or
         # build_package raises ContextBudgetExceeded before anything is saved.
         build_package({"messages": checked}, identity=identity, config=config)
@@ -530,3 +531,19 @@ def validate_run_input(
             "Command(resume=...)"
         )
     _check_update(pairs, saved, "the input", identity, config, pack=True)
+
+
+def validate_state_update(values: Any, saved: Mapping[str, Any]) -> None:
+    """Check the values of ``update_state`` as `validate_run_input` checks an update.
+
+    Args:
+        values: The values given to ``update_state`` (a mapping, pairs, or None).
+        saved: The thread's current values.
+
+    Raises:
+        InvalidMessageError: A message or a memorygraph key that cannot be saved.
+    """
+    if values is None or isinstance(values, Command):
+        return
+    pairs = _pairs(values, "update_state(values)")
+    _check_update(pairs, saved, "update_state(values)", None, None, pack=False)

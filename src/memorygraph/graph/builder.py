@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any, cast
 
@@ -26,7 +26,7 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import StateSnapshot
+from langgraph.types import StateSnapshot, StateUpdate
 
 from memorygraph.checkpointers import register_types
 from memorygraph.config import MemoryConfig
@@ -42,6 +42,7 @@ from memorygraph.graph._guard import (
     load_thread,
     owner_config,
     validate_run_input,
+    validate_state_update,
     verify_snapshot,
 )
 from memorygraph.graph._lock import athread_lock, thread_lock
@@ -157,6 +158,31 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
             if saved.get("context_package") is None:
                 await aregister_thread(self.store, identity)
+
+    def bulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Check every update's values (`validate_state_update`), then apply them as LangGraph does.
+
+        ``update_state`` comes here too, as does the API server's state endpoint.
+        """
+        updates = [update for step in supersteps for update in step]
+        if any(update.values is not None for update in updates):
+            saved = super().get_state(config).values
+            for update in updates:
+                validate_state_update(update.values, saved)
+        return super().bulk_update_state(config, supersteps)
+
+    async def abulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Async twin of `bulk_update_state`."""
+        updates = [update for step in supersteps for update in step]
+        if any(update.values is not None for update in updates):
+            saved = (await super().aget_state(config)).values
+            for update in updates:
+                validate_state_update(update.values, saved)
+        return await super().abulk_update_state(config, supersteps)
 
     def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """Return the thread's state, or raise `CorruptStateError` if it cannot be loaded."""
