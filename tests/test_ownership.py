@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
-from memorygraph import IdentityError, MemoryContext, create_memory_graph
-from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph import IdentityError, MemoryContext, add_memory, create_memory_graph
+from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
 from memorygraph.graph import MemoryGraph
 from tests.fakes import RecordingChatModel
 
@@ -109,3 +110,31 @@ def test_ownership_holds_for_async_runs() -> None:
         assert model.calls == []
 
     asyncio.run(scenario())
+
+
+def test_add_memory_graphs_own_their_threads_from_the_first_write() -> None:
+    def agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["context_package"].to_messages())]}
+
+    model = RecordingChatModel()
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_edge(START, "agent")
+    add_memory(builder, before="agent")
+    graph = builder.compile(
+        checkpointer=InMemorySaver(serde=memorygraph_serializer()), store=InMemoryStore()
+    )
+    cfg = {"configurable": {"thread_id": "t-dropin"}}
+    owner = MemoryContext(tenant_id="acme", user_id="ana")
+    result = graph.invoke(
+        {"messages": [HumanMessage("My email is ana@example.org.")]}, cfg, context=owner
+    )
+    (candidate,) = result["__interrupt__"][0].value["candidates"]
+    intruder = MemoryContext(tenant_id="evil", user_id="ana")
+    with pytest.raises(IdentityError):
+        graph.invoke({"messages": [HumanMessage("hi")]}, cfg, context=intruder)
+    with pytest.raises(IdentityError):
+        graph.invoke(Command(resume={"approve": [candidate["id"]]}), cfg, context=intruder)
+    assert model.calls == []
+    graph.invoke(Command(resume={"approve": [candidate["id"]]}), cfg, context=owner)
+    assert len(model.calls) == 1
