@@ -11,6 +11,7 @@ words) is left alone.
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import ExitStack
 
@@ -116,3 +117,15 @@ def test_the_audit_trace_holds_none_of_them(backend_url: str) -> None:
         )
         for _, secret, _ in FORMS:
             assert secret not in general
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 200_000, "x" * 200_000 + "@", "1 " * 100_000, "ab." * 60_000 + "@x.org"],
+    ids=["letters", "letters-at", "digits", "dotted"],
+)
+def test_redaction_takes_linear_time(text: str) -> None:
+    """An unbounded repeat made a 200,000-letter message cost minutes in every audit."""
+    started = time.monotonic()
+    redact(text)
+    assert time.monotonic() - started < 5  # about 0.2 s; minutes when quadratic

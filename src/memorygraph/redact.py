@@ -37,7 +37,11 @@ __all__ = ["has_personal_data", "normalize_for_matching", "redact"]
 # every dash (U+2010 to U+2015, U+2212) becomes "-" and every space " ".
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63"), "-")
 
-_EMAIL = re.compile(r"[\w.+%-]+\s?@\s?[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Every repeat is bounded (a local part has at most 64 characters, a domain label
+# 63): an unbounded one makes a long run of letters cost quadratic time.
+_EMAIL = re.compile(
+    r"(?<![\w.+%-])[\w.+%-]{1,64}\s?@\s?[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE
+)
 # Secrets with a recognisable shape: OpenAI, Anthropic and other "sk-" keys, AWS
 # access key ids, GitHub tokens, Slack tokens, Google API keys, JWTs, bearer
 # tokens and PEM private keys.
@@ -85,7 +89,7 @@ _CARD = re.compile(r"(?<![\w-])\d(?:(?: ?[-./_] ?| )?\d){12,18}(?![\w-])")
 # a clock time. Neither it nor a card number may sit inside a word or an id (a
 # uuid's digit groups are not a phone number).
 _PHONE = re.compile(
-    r"(?<![\w+-])\+?\(?\d[\d\s()./-]{5,}\d(?![\w-])"
+    r"(?<![\w+-])\+?\(?\d[\d\s()./-]{5,28}\d(?![\w-])"
     r"(?:\s*(?:ext\.?|extension|x|#)\s*\d{1,6}\b)?",
     re.IGNORECASE,
 )
