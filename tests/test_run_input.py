@@ -308,6 +308,7 @@ def test_a_model_reply_with_nul_or_a_lone_surrogate_is_cleaned(
         replies=[
             AIMessage("You live in Pa\x00ris \ud800.", name="bot\x00"),
             AIMessage("", tool_calls=[{**CALL, "args": {"q": "Pa\x00ris"}}]),
+            AIMessage("ok", name="context", additional_kwargs={"created_at": 10**30}),
         ]
     )
     graph = open_graph(stack, backend_url, model)
@@ -319,6 +320,8 @@ def test_a_model_reply_with_nul_or_a_lone_surrogate_is_cleaned(
         graph.invoke({"messages": [HumanMessage(f"{turn} turn")]}, cfg, context=ANA)
     messages = graph.get_state(cfg).values["messages"]
     assert messages[-1].content == "reply 4"
+    (third,) = [m for m in messages if m.content == "ok"]
+    assert third.name is None and "created_at" not in third.additional_kwargs
 
 
 # --- labels state true provenance --------------------------------------------------------------

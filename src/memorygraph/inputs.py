@@ -328,14 +328,24 @@ def clean_value(value: Any, depth: int = 0) -> Any:
 
 
 def clean_message(message: AIMessage) -> AIMessage:
-    """A model reply with every string cleaned (`clean_text`), so any backend can store it."""
+    """A model reply with every string cleaned (`clean_text`), so any backend can store it.
+
+    A ``created_at`` that is not text is dropped, and a name is cut to
+    `MAX_NAME_CHARS` (and dropped if it is the context message's): a reply is
+    cleaned rather than refused, since refusing it would fail the run after its
+    input was saved.
+    """
+    kwargs = dict(message.additional_kwargs)
+    if not isinstance(kwargs.get("created_at", ""), str | datetime):
+        del kwargs["created_at"]  # a provider's own timestamp format: not a date memorygraph reads
     update: dict[str, Any] = {
         "content": clean_value(message.content),
-        "additional_kwargs": clean_value(message.additional_kwargs),
+        "additional_kwargs": clean_value(kwargs),
         "tool_calls": clean_value(message.tool_calls),
     }
     if message.name is not None:
-        update["name"] = clean_text(message.name)
+        name = clean_text(message.name)[:MAX_NAME_CHARS]
+        update["name"] = None if name == CONTEXT_NAME else name
     if message.id is not None:
         update["id"] = clean_text(message.id)
     cleaned = message.model_copy(update=update)
