@@ -22,6 +22,7 @@ from langchain_core.messages import (
     BaseMessage,
     ChatMessage,
     HumanMessage,
+    RemoveMessage,
     SystemMessage,
     ToolMessage,
 )
@@ -120,6 +121,11 @@ BAD_INPUTS: list[Any] = [
         Command(update=[("messages",)]), r"list of \(key, value\) pairs", id="update-pair"
     ),
     pytest.param(Command(goto="nowhere"), "not a node of this graph", id="goto-unknown"),
+    pytest.param(
+        Command(update={"messages": [RemoveMessage(id="nope")]}),
+        "doesn't exist",
+        id="update-remove-unknown",
+    ),
     pytest.param(
         Command(goto=Send("pack_context", {"messages": [("wizard", "x")]})),
         "role human, ai",

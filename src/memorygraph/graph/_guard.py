@@ -35,6 +35,7 @@ from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.constants import END
+from langgraph.graph.message import add_messages
 from langgraph.types import Command, Overwrite, Send
 
 from memorygraph.config import MemoryConfig
@@ -431,7 +432,12 @@ def _check_update(
             )
     if not messages:
         return
-    checked = validate_messages(saved.get("messages") or [], messages)
+    existing = list(saved.get("messages") or [])
+    checked = validate_messages(existing, messages)
+    try:  # what the reducer will do: e.g. remove an id the thread does not have
+        add_messages(existing, checked)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _refuse(f"{where}['messages']: {exc}") from exc
     if pack and identity is not None and config is not None:
         # The request alone must fit the budget (the CRITICAL items), or
         # build_package raises ContextBudgetExceeded before anything is saved.
