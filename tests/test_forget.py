@@ -355,3 +355,26 @@ def test_forget_thread_removes_the_facts_it_taught(stack: ExitStack) -> None:
     assert any(kept in v for v in after)
     # What thread a2 already packed from a1's facts stays in a2's own state and
     # audit trail until a2 or the user is forgotten: a documented limit.
+
+
+def test_forget_thread_keeps_facts_learned_in_threads_that_reuse_its_message_ids(
+    backend_url: str, stack: ExitStack
+) -> None:
+    """Message ids are the caller's: two threads may use the same ones."""
+    checkpointer = stack.enter_context(open_checkpointer(backend_url))
+    store = stack.enter_context(open_store(backend_url))
+    graph = create_memory_graph(
+        RecordingChatModel(), checkpointer=checkpointer, store=store, config=CONFIG
+    )
+    tenant = f"acme{uuid.uuid4().hex[:8]}"
+    ana = MemoryContext(tenant_id=tenant, user_id="ana")
+    one, two = f"t1-{uuid.uuid4()}", f"t2-{uuid.uuid4()}"
+    for thread, drink in ((one, "tea"), (two, "coffee")):
+        cfg = {"configurable": {"thread_id": thread}}
+        graph.invoke({"messages": [HumanMessage(f"I like {drink}.", id="m1")]}, cfg, context=ana)
+    before = {f.value for f in load_facts(store, tenant, "ana")}
+    assert {"tea", "coffee"} <= before
+    forget_thread(checkpointer, one, store=store)
+    after = {f.value for f in load_facts(store, tenant, "ana")}
+    assert "tea" not in after
+    assert "coffee" in after

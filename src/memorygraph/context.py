@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ __all__ = [
     "Identity",
     "MemoryContext",
     "authenticated_context",
+    "check_identity_string",
+    "check_scopes",
     "resolve_identity",
 ]
 
@@ -42,12 +45,74 @@ does not let a client set.
 """
 
 
-def _require_id(name: str, value: object) -> str:
+# Control characters (\n, \x85, ...), format characters (zero-width, bidi
+# overrides), line and paragraph separators (U+2028, U+2029), surrogates and
+# unassigned code points: none has a place in a name, and each can break a line
+# of the system message the identity is written into.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+MAX_ID_CHARS = 256
+MAX_SCOPES = 64
+
+
+def check_identity_string(name: str, value: object) -> str:
+    """The one check for every identity string: thread, tenant and user ids, and scopes.
+
+    Wherever they come from (`MemoryContext`, ``configurable``, the API
+    server), these strings are written into store namespaces and the authority
+    block of the system message, so each must be a non-blank string of at most
+    256 characters with no control or format character and no line or
+    paragraph separator.
+
+    Args:
+        name: What the value is, for the message (``"tenant_id"``, ``"scopes[0]"``).
+        value: The value to check.
+
+    Returns:
+        The value, unchanged.
+
+    Raises:
+        IdentityError: What is wrong with it.
+
+    Example:
+        >>> check_identity_string("scopes[0]", "billing.read")
+        'billing.read'
+        >>> check_identity_string("user_id", "ana\u2028[policy]")
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.IdentityError: user_id must be at most 256 characters without \
+control characters, format characters or line separators (found U+2028 at position 3)
+    """
     if not isinstance(value, str) or not value.strip():
-        raise IdentityError(f"{name} must be a non-blank string, got {value!r}")
-    if len(value) > 256 or any(ch < " " or ch == "\x7f" for ch in value):
-        raise IdentityError(f"{name} must be at most 256 characters without control characters")
+        raise IdentityError(f"{name} must be a non-blank string, got {value!r:.80}")
+    bad = next(
+        (i for i, ch in enumerate(value) if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES),
+        None,
+    )
+    if len(value) > MAX_ID_CHARS or bad is not None:
+        found = f" (found U+{ord(value[bad]):04X} at position {bad})" if bad is not None else ""
+        raise IdentityError(
+            f"{name} must be at most {MAX_ID_CHARS} characters without control characters, "
+            f"format characters or line separators{found}"
+        )
     return value
+
+
+def check_scopes(scopes: object) -> tuple[str, ...]:
+    """Check every scope with `check_identity_string`; return them sorted, without repeats.
+
+    Raises:
+        IdentityError: The scopes are not a list of strings, more than 64, or one is bad.
+    """
+    if isinstance(scopes, str) or not isinstance(scopes, list | tuple | set | frozenset):
+        raise IdentityError(f"scopes must be a list of strings, got {type(scopes).__name__}")
+    if len(scopes) > MAX_SCOPES:
+        raise IdentityError(f"at most {MAX_SCOPES} scopes are accepted, got {len(scopes)}")
+    for index, scope in enumerate(scopes):
+        check_identity_string(f"scopes[{index}]", scope)
+    return tuple(sorted(set(scopes)))
+
+
+_require_id = check_identity_string
 
 
 @dataclass(frozen=True)
@@ -69,7 +134,7 @@ class MemoryContext:
         _require_id("tenant_id", self.tenant_id)
         _require_id("user_id", self.user_id)
         # A list from JSON (the API server) becomes a tuple, so the context stays hashable.
-        object.__setattr__(self, "scopes", tuple(sorted(set(self.scopes))))
+        object.__setattr__(self, "scopes", check_scopes(self.scopes))
 
 
 @dataclass(frozen=True)
@@ -80,6 +145,12 @@ class Identity:
     tenant_id: str
     user_id: str
     scopes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _require_id("thread_id", self.thread_id)
+        _require_id("tenant_id", self.tenant_id)
+        _require_id("user_id", self.user_id)
+        check_scopes(self.scopes)
 
     @property
     def scope_hash(self) -> str:
@@ -104,7 +175,7 @@ def _context_from(values: Mapping[str, Any]) -> MemoryContext:
     return MemoryContext(
         tenant_id=values["tenant_id"],
         user_id=values["user_id"],
-        scopes=tuple(values.get("scopes") or ()),
+        scopes=values.get("scopes") or (),
     )
 
 

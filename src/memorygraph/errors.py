@@ -13,7 +13,7 @@ catch either::
         ├── ResumeValueError (ValueError)         a malformed `Command(resume=...)` value
         ├── ContextBudgetExceeded (ValueError)    critical context does not fit the budget
         ├── EncodingError (RuntimeError)          a bundled token encoding is missing or corrupt
-        ├── BackendError (RuntimeError)           a checkpointer or store URL cannot be opened
+        ├── BackendError (RuntimeError)           a database cannot be opened, or failed in a run
         ├── CorruptStateError (RuntimeError)      a thread's stored checkpoint cannot be loaded
         ├── ThreadBusyError (RuntimeError)        another run held the thread for too long
         ├── ToolRoundsExceeded (RuntimeError)     one turn called tools more than max_tool_rounds
@@ -101,7 +101,7 @@ class EncodingError(MemoryGraphError, RuntimeError):
 
 
 class BackendError(MemoryGraphError, RuntimeError):
-    """A checkpointer or store cannot be opened from its URL."""
+    """A checkpointer or store cannot be opened from its URL, or its database failed in a run."""
 
 
 class CorruptStateError(MemoryGraphError, RuntimeError):

@@ -55,6 +55,7 @@ from langgraph.store.base import BaseStore, PutOp
 from memorygraph.checkpointers import adelete_thread, delete_thread
 from memorygraph.errors import IdentityError
 from memorygraph.records import ContextPackage
+from memorygraph.store.facts import SOURCE_THREAD
 from memorygraph.store.namespaces import (
     archive_namespace,
     audit_namespace,
@@ -171,6 +172,18 @@ def _deletes(items: Iterable[Any]) -> list[PutOp]:
     return [PutOp(tuple(item.namespace), item.key, None) for item in items]
 
 
+def _learned_in(value: Mapping[str, Any], thread_id: str, turn_ids: set[str]) -> bool:
+    """Whether a stored fact was learned in this thread.
+
+    Its ``source_thread_id`` says so; a fact stored before facts named their
+    thread falls back to its message id, which another thread may reuse.
+    """
+    source = value.get(SOURCE_THREAD)
+    if source is not None:
+        return bool(source == thread_id)
+    return value.get("source_turn_id") in turn_ids
+
+
 def _thread_items(
     store: BaseStore, tenant_id: str, user_id: str, thread_id: str, turn_ids: set[str]
 ) -> list[Any]:
@@ -184,7 +197,7 @@ def _thread_items(
     facts = [
         item
         for item in _search_all(store, facts_namespace(tenant_id, user_id))
-        if item.value.get("source_turn_id") in turn_ids
+        if _learned_in(item.value, thread_id, turn_ids)
     ]
     registry = store.get(threads_namespace(tenant_id, user_id), thread_id, refresh_ttl=False)
     return [*archive, *audit, *restricted, *facts, *([registry] if registry else [])]
@@ -205,7 +218,7 @@ async def _athread_items(
     facts = [
         item
         for item in await _asearch_all(store, facts_namespace(tenant_id, user_id))
-        if item.value.get("source_turn_id") in turn_ids
+        if _learned_in(item.value, thread_id, turn_ids)
     ]
     namespace = threads_namespace(tenant_id, user_id)
     registry = await store.aget(namespace, thread_id, refresh_ttl=False)

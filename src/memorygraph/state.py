@@ -18,24 +18,15 @@ langchain_core messages, (role, content) tuples, or {"role", "content"} dicts
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, NotRequired
 
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    RemoveMessage,
-    SystemMessage,
-    ToolMessage,
-    convert_to_messages,
-)
+from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from memorygraph.errors import InvalidMessageError
 from memorygraph.extractors.base import normalize
+from memorygraph.inputs import MAX_MESSAGE_CHARS, validate_messages
 from memorygraph.records import (
     ContextPackage,
     Fact,
@@ -56,126 +47,6 @@ __all__ = [
     "trim_facts",
     "validate_messages",
 ]
-
-MAX_MESSAGE_CHARS = 1_000_000
-"""The longest message accepted; larger ones are refused, not truncated."""
-
-_ROLES = {"human", "user", "ai", "assistant", "system", "developer", "tool", "remove"}
-_MESSAGE_TYPES = (HumanMessage, AIMessage, SystemMessage, ToolMessage, RemoveMessage)
-
-
-def _check_text(where: str, text: str) -> None:
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidMessageError(
-            f"{where} has {len(text):,} characters, more than the {MAX_MESSAGE_CHARS:,} "
-            "accepted; store large documents elsewhere and pass a reference"
-        )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidMessageError(
-            f"{where} is not valid UTF-8 text (lone surrogate at position {exc.start}); "
-            "decode input bytes with errors='replace' before sending them"
-        ) from exc
-
-
-def _check_content(where: str, content: Any) -> None:
-    if isinstance(content, str):
-        _check_text(where, content)
-        return
-    for part in content:
-        if isinstance(part, str):
-            _check_text(where, part)
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            _check_text(where, part["text"])
-
-
-def _refuse_bytes(index: int, content: object) -> None:
-    if isinstance(content, tuple):  # the rest of a (role, content) pair
-        content = content[0] if content else None
-    if not isinstance(content, bytes | bytearray):
-        return
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidMessageError(
-            f"messages[{index}] content is bytes that are not valid UTF-8 (at byte "
-            f"{exc.start}); decode them to text first, with errors='replace'"
-        ) from exc
-    raise InvalidMessageError(
-        f"messages[{index}] content is bytes; decode it to text first (.decode('utf-8'))"
-    )
-
-
-def _coerce(index: int, raw: object) -> BaseMessage:
-    if isinstance(raw, ChatMessage) and raw.role not in _ROLES:
-        raise InvalidMessageError(
-            f"messages[{index}] has unknown role {raw.role!r}; use human, ai, system or tool"
-        )
-    if isinstance(raw, BaseMessage):
-        if not isinstance(raw, _MESSAGE_TYPES + (ChatMessage,)):
-            raise InvalidMessageError(
-                f"messages[{index}] is a {type(raw).__name__}; use human, ai, system or tool"
-            )
-        return raw
-    if isinstance(raw, dict):
-        role = raw.get("role", raw.get("type"))
-        if role not in _ROLES:
-            raise InvalidMessageError(
-                f"messages[{index}] has unknown role {role!r}; use human, ai, system or tool"
-            )
-    elif isinstance(raw, tuple):
-        if len(raw) != 2 or raw[0] not in _ROLES:
-            raise InvalidMessageError(
-                f"messages[{index}] must be a (role, content) pair with role human, ai, "
-                f"system or tool, got {raw!r:.80}"
-            )
-    elif not isinstance(raw, str):
-        raise InvalidMessageError(
-            f"messages[{index}] is {type(raw).__name__}, not a chat message; pass "
-            'langchain_core messages, (role, content) tuples, or {"role", "content"} dicts'
-        )
-    _refuse_bytes(index, raw.get("content") if isinstance(raw, dict) else raw[1:])
-    try:
-        return convert_to_messages([raw])[0]
-    except (ValueError, TypeError, NotImplementedError) as exc:
-        raise InvalidMessageError(f"messages[{index}] is not a valid message: {exc}") from exc
-
-
-def validate_messages(existing: Sequence[BaseMessage], new: Sequence[object]) -> list[BaseMessage]:
-    """Check new messages before they join a thread, and return them as messages.
-
-    Args:
-        existing: The thread's current messages.
-        new: The messages being added (messages, tuples, dicts or strings).
-
-    Returns:
-        The new messages as `BaseMessage` objects.
-
-    Raises:
-        InvalidMessageError: For an unknown role, a non-message, text that is
-            not valid UTF-8 or longer than `MAX_MESSAGE_CHARS`, or a tool
-            result whose tool call is in neither the thread nor the update.
-    """
-    messages = [_coerce(index, raw) for index, raw in enumerate(new)]
-    for index, message in enumerate(messages):
-        if not isinstance(message, RemoveMessage):
-            _check_content(f"messages[{index}]", message.content)
-    results = [m for m in messages if isinstance(m, ToolMessage)]
-    if results:
-        calls = {
-            call["id"]
-            for m in (*existing, *messages)
-            if isinstance(m, AIMessage)
-            for call in m.tool_calls
-        }
-        orphans = [m.tool_call_id for m in results if m.tool_call_id not in calls]
-        if orphans:
-            raise InvalidMessageError(
-                f"tool result(s) for call id(s) {orphans} have no matching AI tool call "
-                "in the thread; send the AIMessage with the tool_calls first"
-            )
-    return messages
 
 
 def add_turns(left: Sequence[AnyMessage], right: object) -> list[AnyMessage]:

@@ -34,11 +34,15 @@ if TYPE_CHECKING:
     from langgraph.store.sqlite.base import SqliteIndexConfig
     from psycopg import AsyncConnection, Connection
     from psycopg.rows import DictRow
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 __all__ = ["aopen_checkpointer", "aopen_store", "open_checkpointer", "open_store"]
 
 CONNECT_TIMEOUT_SECONDS = 5
 """How long to wait for PostgreSQL unless the URL sets ``connect_timeout``."""
+POOL_MAX_SIZE = 10
+"""The most PostgreSQL connections one saver or store opens (a run waiting for
+its thread holds one while it waits)."""
 
 _POSTGRES_HINT = 'install the PostgreSQL extra: pip install "memorygraph[postgres]"'
 _POSTGRES_FIX = (
@@ -57,16 +61,18 @@ def open_checkpointer(url: str = "memory") -> Iterator[BaseCheckpointSaver[str]]
     If your graph state holds types of your own, widen the saver with
     ``register_types(saver, extra_types=[...])``.
 
-    PostgreSQL is opened on one connection, which the saver's lock serializes.
-    For many concurrent runs, build a ``PostgresSaver`` on a psycopg
-    ``ConnectionPool`` with ``serde=memorygraph_serializer()`` yourself.
+    PostgreSQL is opened on a psycopg ``ConnectionPool`` (up to
+    `POOL_MAX_SIZE` connections), the supported way to give a ``PostgresSaver``
+    connections: each connection is checked as it is taken, so one dropped by
+    the server (a restart, ``pg_terminate_backend``, an idle timeout) is
+    replaced instead of failing every later call.
 
     Args:
         url: ``"memory"`` (an `InMemorySaver`), ``"sqlite:///relative/path.db"``,
             ``"sqlite:////absolute/path.db"`` or ``"sqlite:///:memory:"`` (a
             `SqliteSaver` in WAL mode; missing parent directories are created),
             or ``"postgresql://user:password@host:5432/dbname"`` (a
-            `PostgresSaver` on one connection; ``postgres://`` works too, and
+            `PostgresSaver` on a connection pool; ``postgres://`` works too, and
             ``?connect_timeout=N`` overrides the default of 5 seconds).
 
     Yields:
@@ -241,7 +247,7 @@ def _sqlite_connect(path: str, stack: ExitStack, *, autocommit: bool) -> sqlite3
         stack.callback(conn.close)
         with _sqlite_setup(path):  # switching a new file to WAL races too
             conn.execute("PRAGMA journal_mode=WAL")
-    except (sqlite3.Error, TimeoutError) as exc:
+    except (sqlite3.Error, OSError) as exc:  # OSError: the lock file (read-only, ...)
         _sqlite_error(path, exc)
     return conn
 
@@ -260,7 +266,7 @@ async def _asqlite_connect(
         stack.push_async_callback(conn.close)
         async with _asqlite_setup(path):
             await conn.execute("PRAGMA journal_mode=WAL")
-    except (sqlite3.Error, TimeoutError) as exc:
+    except (sqlite3.Error, OSError) as exc:
         _sqlite_error(path, exc)
     return conn
 
@@ -274,7 +280,7 @@ def _open_sqlite_saver(path: str, stack: ExitStack) -> BaseCheckpointSaver[str]:
     try:
         with _sqlite_setup(path):
             saver.setup()
-    except (sqlite3.Error, TimeoutError) as exc:
+    except (sqlite3.Error, OSError) as exc:
         _sqlite_error(path, exc)
     return saver
 
@@ -287,7 +293,7 @@ async def _aopen_sqlite_saver(path: str, stack: AsyncExitStack) -> BaseCheckpoin
     try:
         async with _asqlite_setup(path):
             await saver.setup()
-    except (sqlite3.Error, TimeoutError) as exc:
+    except (sqlite3.Error, OSError) as exc:
         _sqlite_error(path, exc)
     return saver
 
@@ -321,7 +327,7 @@ def _open_sqlite_store(path: str, stack: ExitStack, index: IndexConfig | None) -
     try:
         with _sqlite_setup(path):
             store.setup()
-    except (sqlite3.Error, AttributeError, TimeoutError) as exc:
+    except (sqlite3.Error, AttributeError, OSError) as exc:
         _store_setup_error(path, exc)
     return store
 
@@ -336,7 +342,7 @@ async def _aopen_sqlite_store(
     try:
         async with _asqlite_setup(path):
             await store.setup()
-    except (sqlite3.Error, AttributeError, TimeoutError) as exc:
+    except (sqlite3.Error, AttributeError, OSError) as exc:
         _store_setup_error(path, exc)
     return store
 
@@ -378,54 +384,91 @@ def _connect_timeout(url: str) -> int | None:
     return None if "connect_timeout" in params else CONNECT_TIMEOUT_SECONDS
 
 
-def _postgres_connect(url: str, stack: ExitStack) -> Connection[DictRow]:
+def _connect_kwargs(url: str) -> dict[str, Any]:
+    from psycopg.rows import dict_row
+
+    return {
+        "autocommit": True,
+        "prepare_threshold": 0,
+        "row_factory": dict_row,
+        "connect_timeout": _connect_timeout(url),
+    }
+
+
+def _postgres_pool(url: str, stack: ExitStack) -> ConnectionPool[Connection[DictRow]]:
     _require_postgres_extra()
     from psycopg import Connection, Error
-    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolTimeout
 
-    timeout = _connect_timeout(url)
+    _probe(url)
+    kwargs = _connect_kwargs(url)
+    pool = ConnectionPool(
+        url,
+        connection_class=Connection,
+        kwargs=kwargs,
+        min_size=1,
+        max_size=POOL_MAX_SIZE,
+        check=ConnectionPool.check_connection,
+        open=False,
+    )
     try:
-        conn = Connection.connect(
-            url,
-            autocommit=True,
-            prepare_threshold=0,
-            row_factory=dict_row,
-            connect_timeout=timeout,
-        )
-    except Error as exc:
+        pool.open(wait=True, timeout=float(kwargs["connect_timeout"] or CONNECT_TIMEOUT_SECONDS))
+    except (Error, PoolTimeout) as exc:
+        pool.close()
         _postgres_error(url, "connect to", exc)
-    stack.callback(conn.close)
-    return conn
+    stack.callback(pool.close)
+    return pool
 
 
-async def _apostgres_connect(url: str, stack: AsyncExitStack) -> AsyncConnection[DictRow]:
+async def _apostgres_pool(
+    url: str, stack: AsyncExitStack
+) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     _require_postgres_extra()
     from psycopg import AsyncConnection, Error
-    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-    timeout = _connect_timeout(url)
+    _probe(url)
+    kwargs = _connect_kwargs(url)
+    pool = AsyncConnectionPool(
+        url,
+        connection_class=AsyncConnection,
+        kwargs=kwargs,
+        min_size=1,
+        max_size=POOL_MAX_SIZE,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
     try:
-        conn = await AsyncConnection.connect(
-            url,
-            autocommit=True,
-            prepare_threshold=0,
-            row_factory=dict_row,
-            connect_timeout=timeout,
+        await pool.open(
+            wait=True, timeout=float(kwargs["connect_timeout"] or CONNECT_TIMEOUT_SECONDS)
         )
+    except (Error, PoolTimeout) as exc:
+        await pool.close()
+        _postgres_error(url, "connect to", exc)
+    stack.push_async_callback(pool.close)
+    return pool
+
+
+def _probe(url: str) -> None:
+    # One direct connection first: it fails fast with the server's own reason
+    # (refused, bad password, no database), where a pool would retry until its
+    # timeout and then only say that it timed out.
+    from psycopg import Connection, Error
+
+    try:
+        Connection.connect(url, **_connect_kwargs(url)).close()
     except Error as exc:
         _postgres_error(url, "connect to", exc)
-    stack.push_async_callback(conn.close)
-    return conn
 
 
 def _open_postgres_saver(url: str, stack: ExitStack) -> BaseCheckpointSaver[str]:
-    conn = _postgres_connect(url, stack)
+    pool = _postgres_pool(url, stack)
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg import Error
 
-    saver = PostgresSaver(conn, serde=memorygraph_serializer())
+    saver = PostgresSaver(pool, serde=memorygraph_serializer())
     try:
-        with _setup_lock(conn):
+        with pool.connection() as conn, _setup_lock(conn):
             saver.setup()
     except Error as exc:
         _postgres_error(url, "create the checkpoint tables in", exc)
@@ -433,13 +476,13 @@ def _open_postgres_saver(url: str, stack: ExitStack) -> BaseCheckpointSaver[str]
 
 
 async def _aopen_postgres_saver(url: str, stack: AsyncExitStack) -> BaseCheckpointSaver[str]:
-    conn = await _apostgres_connect(url, stack)
+    pool = await _apostgres_pool(url, stack)
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import Error
 
-    saver = AsyncPostgresSaver(conn, serde=memorygraph_serializer())
+    saver = AsyncPostgresSaver(pool, serde=memorygraph_serializer())
     try:
-        async with _asetup_lock(conn):
+        async with pool.connection() as conn, _asetup_lock(conn):
             await saver.setup()
     except Error as exc:
         _postgres_error(url, "create the checkpoint tables in", exc)
@@ -485,14 +528,14 @@ async def _asetup_lock(conn: AsyncConnection[DictRow]) -> AsyncIterator[None]:
 
 
 def _open_postgres_store(url: str, stack: ExitStack, index: IndexConfig | None) -> BaseStore:
-    conn = _postgres_connect(url, stack)
+    pool = _postgres_pool(url, stack)
     from langgraph.store.postgres import PostgresStore
     from langgraph.store.postgres.base import PostgresIndexConfig
     from psycopg import Error
 
-    store = PostgresStore(conn, index=cast(PostgresIndexConfig | None, index))
+    store = PostgresStore(pool, index=cast(PostgresIndexConfig | None, index))
     try:
-        with _setup_lock(conn):
+        with pool.connection() as conn, _setup_lock(conn):
             store.setup()
     except Error as exc:
         _postgres_error(url, "create the store tables (and pgvector index, if any) in", exc)
@@ -502,14 +545,14 @@ def _open_postgres_store(url: str, stack: ExitStack, index: IndexConfig | None) 
 async def _aopen_postgres_store(
     url: str, stack: AsyncExitStack, index: IndexConfig | None
 ) -> BaseStore:
-    conn = await _apostgres_connect(url, stack)
+    pool = await _apostgres_pool(url, stack)
     from langgraph.store.postgres import AsyncPostgresStore
     from langgraph.store.postgres.base import PostgresIndexConfig
     from psycopg import Error
 
-    store = AsyncPostgresStore(conn, index=cast(PostgresIndexConfig | None, index))
+    store = AsyncPostgresStore(pool, index=cast(PostgresIndexConfig | None, index))
     try:
-        async with _asetup_lock(conn):
+        async with pool.connection() as conn, _asetup_lock(conn):
             await store.setup()
     except Error as exc:
         _postgres_error(url, "create the store tables (and pgvector index, if any) in", exc)

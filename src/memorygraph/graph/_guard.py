@@ -9,9 +9,18 @@ a PostgreSQL blob row that went missing simply drops the channel, which is a
 silent reset of the thread. `load_thread` turns each of these into a
 `CorruptStateError` that names the thread.
 
-It also enforces seed 003's first invariant, "a session belongs to exactly one
-tenant": a thread whose last package was built for another tenant or user is
-refused with an `IdentityError` that does not say whose it is.
+It also enforces the first invariant, "a thread belongs to exactly one
+tenant": every checkpoint a guarded run writes carries its owner in the
+checkpoint metadata (`owner_config`), from the thread's first write on, so a
+thread that paused before it ever packed is owned too. A run on a thread
+owned by another tenant or user is refused with an `IdentityError` that does
+not say whose it is.
+
+`validate_run_input` is the one check of everything a run would save before
+memorygraph's nodes run: a stream input, ``Command(update=...)``,
+``Command(resume=...)`` and ``Command(goto=...)``. `MemoryGraph`, the graphs
+`add_memory` prepares and the agent middleware call it before LangGraph
+writes the first checkpoint.
 """
 
 from __future__ import annotations
@@ -20,14 +29,26 @@ import asyncio
 import sqlite3
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.constants import END
+from langgraph.graph.message import add_messages
+from langgraph.types import Command, Overwrite, Send
 
+from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
-from memorygraph.errors import CorruptStateError, IdentityError
+from memorygraph.errors import (
+    BackendError,
+    CorruptStateError,
+    IdentityError,
+    InvalidMessageError,
+)
+from memorygraph.inputs import validate_messages
+from memorygraph.nodes.approve import check_resume
+from memorygraph.nodes.pack_context import build_package
 from memorygraph.records import ContextPackage
 from memorygraph.state import MemoryState
 
@@ -37,8 +58,13 @@ __all__ = [
     "check_owner",
     "check_values",
     "corrupt_error",
+    "database_errors",
+    "database_failure",
     "is_corruption",
     "load_thread",
+    "owner_config",
+    "validate_run_input",
+    "validate_state_update",
     "verify_snapshot",
 ]
 
@@ -71,6 +97,28 @@ def is_corruption(exc: BaseException) -> bool:
     if isinstance(exc, _postgres_corruption()):
         return True
     return isinstance(exc, _DECODE_ERRORS)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a saver or store raises when its database fails in a run (disk full, lost link)."""
+    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        from psycopg import OperationalError
+    except ImportError:
+        pass
+    else:
+        errors.append(OperationalError)
+    return tuple(errors)
+
+
+def database_failure(thread_id: object, exc: BaseException) -> BackendError:
+    """Wrap a database failure during a run in a `BackendError` that says what to do."""
+    return BackendError(
+        f"the database failed during a run on thread {str(thread_id)!r} "
+        f"({type(exc).__name__}: {str(exc).strip()[:200]}); the thread keeps its last "
+        "saved checkpoint: fix the database (free disk space, check the server), then "
+        "finish the run with invoke(None, config) or send the turn again"
+    )
 
 
 def corrupt_error(thread_id: object, exc: BaseException) -> CorruptStateError:
@@ -149,22 +197,57 @@ def _check_tuple(thread_id: str, saved: CheckpointTuple, *, typed: bool) -> dict
     return values
 
 
-def check_owner(identity: Identity, values: Mapping[str, Any]) -> None:
-    """Refuse a thread whose last package was built for another tenant or user.
+OWNER_TENANT = "memorygraph_tenant_id"
+OWNER_USER = "memorygraph_user_id"
+
+
+def owner_config(config: RunnableConfig | None, identity: Identity) -> RunnableConfig:
+    """The run's config with its owner added to the metadata of every checkpoint it writes.
+
+    LangGraph copies the string values of ``config["metadata"]`` into each
+    checkpoint's metadata, so the thread's first checkpoint (its input) already
+    names its owner; whatever the caller put under these keys is replaced.
+    """
+    run: dict[str, Any] = dict(config or {})
+    run["metadata"] = {
+        **(run.get("metadata") or {}),
+        OWNER_TENANT: identity.tenant_id,
+        OWNER_USER: identity.user_id,
+    }
+    return run  # type: ignore[return-value]
+
+
+def _owner(
+    values: Mapping[str, Any], metadata: Mapping[str, Any] | None
+) -> tuple[object, object] | None:
+    if metadata and metadata.get(OWNER_TENANT):
+        return (metadata.get(OWNER_TENANT), metadata.get(OWNER_USER))
+    # A thread written before owners were recorded: its last package says.
+    package = values.get("context_package")
+    if isinstance(package, ContextPackage):
+        return (package.tenant_id, package.user_id)
+    if isinstance(package, Mapping):  # a saver that loads records as plain data
+        return (package.get("tenant_id"), package.get("user_id"))
+    return None
+
+
+def check_owner(
+    identity: Identity, values: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse a thread that another tenant or user started.
+
+    Args:
+        identity: Who is calling.
+        values: The thread's saved values.
+        metadata: The metadata of the thread's latest checkpoint, which names
+            the owner (`owner_config`); without it, the last package does.
 
     Raises:
         IdentityError: The thread belongs to someone else; the message does not
             say whom.
     """
-    package = values.get("context_package")
-    owner: tuple[object, object]
-    if isinstance(package, ContextPackage):
-        owner = (package.tenant_id, package.user_id)
-    elif isinstance(package, Mapping):  # a saver that loads records as plain data
-        owner = (package.get("tenant_id"), package.get("user_id"))
-    else:
-        return
-    if owner[0] and owner != (identity.tenant_id, identity.user_id):
+    owner = _owner(values, metadata)
+    if owner is not None and owner[0] and owner != (identity.tenant_id, identity.user_id):
         raise IdentityError(
             f"thread {identity.thread_id!r} belongs to another tenant or user; a thread "
             "belongs to exactly one, so use a thread id of your own"
@@ -263,7 +346,7 @@ def _owned_values(
         if last:
             raise
         return None
-    check_owner(identity, values)
+    check_owner(identity, values, saved.metadata)
     return values
 
 
@@ -292,3 +375,181 @@ async def aload_thread(
 def _sync_only(exc: BaseException) -> bool:
     # SqliteSaver and PostgresSaver refuse async calls with NotImplementedError.
     return isinstance(exc, NotImplementedError) and "async" in str(exc).lower()
+
+
+# --- the run's input ---------------------------------------------------------------------
+
+
+def _refuse(what: str) -> InvalidMessageError:
+    return InvalidMessageError(what)
+
+
+def _pairs(update: object, where: str) -> list[tuple[str, Any]]:
+    if update is None:
+        return []
+    if isinstance(update, Mapping):
+        pairs = list(update.items())
+    elif isinstance(update, Sequence) and not isinstance(update, str | bytes):
+        pairs = list(update)
+        if not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+            raise _refuse(f"{where} must be a mapping or a list of (key, value) pairs")
+    else:
+        raise _refuse(f"{where} must be a mapping of state keys, got {type(update).__name__}")
+    for key, _ in pairs:
+        if not isinstance(key, str):
+            raise _refuse(f"{where} has a key that is not a string: {key!r:.60}")
+    return pairs
+
+
+def _new_messages(raw: object) -> list[object]:
+    if isinstance(raw, Sequence) and not isinstance(raw, str | bytes | tuple):
+        return list(raw)
+    return [raw]
+
+
+def _check_update(
+    pairs: list[tuple[str, Any]],
+    saved: Mapping[str, Any],
+    where: str,
+    identity: Identity | None,
+    config: MemoryConfig | None,
+    *,
+    pack: bool,
+) -> None:
+    messages: list[object] = []
+    for key, value in pairs:
+        if isinstance(value, Overwrite):
+            value = value.value
+        if key == "messages":
+            messages += _new_messages(value)
+            continue
+        hint = _HINTS.get(key)
+        if hint is not None and value is not None and not _conforms(value, hint):
+            raise _refuse(
+                f"{where}[{key!r}] holds a {type(value).__name__} of the wrong shape for "
+                f"memorygraph's {key!r} (see memorygraph.MemoryState); pass the records "
+                "themselves, or leave the key to memorygraph's nodes"
+            )
+    if not messages:
+        return
+    existing = list(saved.get("messages") or [])
+    checked = validate_messages(existing, messages)
+    try:  # what the reducer will do: e.g. remove an id the thread does not have
+        add_messages(existing, checked)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _refuse(f"{where}['messages']: {exc}") from exc
+    if pack and identity is not None and config is not None:
+        # The request alone must fit the budget (the CRITICAL items), or
+        # build_package raises ContextBudgetExceeded before anything is saved.
+        build_package({"messages": checked}, identity=identity, config=config)
+
+
+def _check_goto(
+    command: Command[Any],
+    saved: Mapping[str, Any],
+    identity: Identity,
+    config: MemoryConfig,
+    nodes: Collection[str] | None,
+) -> None:
+    goto = command.goto
+    targets = list(goto) if isinstance(goto, list | tuple) else [goto] if goto else []
+    for target in targets:
+        node = target.node if isinstance(target, Send) else target
+        if not isinstance(node, str) or (nodes is not None and node not in nodes and node != END):
+            raise _refuse(
+                f"Command(goto=...) names {node!r:.60}, which is not a node of this graph"
+            )
+        if isinstance(target, Send) and isinstance(target.arg, Mapping):
+            pairs = _pairs(target.arg, "Send(...).arg")
+            _check_update(pairs, saved, "Send(...).arg", identity, config, pack=False)
+
+
+def validate_run_input(
+    input: Any,
+    identity: Identity,
+    saved: Mapping[str, Any],
+    config: MemoryConfig,
+    *,
+    nodes: Collection[str] | None = None,
+    require_messages: bool = True,
+) -> None:
+    """Refuse a run's input that cannot run, before LangGraph saves any of it.
+
+    The one check of everything a run writes before memorygraph's nodes run:
+
+    - a state input must be a mapping; its ``messages`` must pass
+      `memorygraph.inputs.validate_messages` (roles, every part bounded and
+      clean), the request alone must fit the budget, and every other
+      memorygraph key must hold values of its declared type;
+    - ``Command(update=...)`` (a mapping or a list of pairs) is checked the same
+      way, ``Command(goto=...)`` must name nodes of the graph (a `Send`'s
+      argument is checked as an update), ``Command(resume=...)`` must decide the
+      pending approval, and ``Command(graph=Command.PARENT)`` is refused at the top;
+    - ``None`` (resume from the last checkpoint) writes nothing new.
+
+    Args:
+        input: The run's input: a state update, a ``Command``, or None.
+        identity: Who is calling.
+        saved: The thread's saved values (`load_thread`).
+        config: The budgets the graph packs with.
+        nodes: The graph's node names, to check ``goto`` against.
+        require_messages: Whether a state input must bring at least one
+            message (the ready-made graph's: without one it would answer the
+            thread's last request again).
+
+    Raises:
+        InvalidMessageError: A message, an update or a goto that cannot be saved.
+        ResumeValueError: A resume value that does not decide the candidates.
+        ContextBudgetExceeded: The request alone does not fit the budget.
+
+    Example:
+        >>> from memorygraph import MemoryConfig
+        >>> who = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
+        >>> validate_run_input(Command(update={"facts": [{"key": "a"}]}), who, {},
+        ...                    MemoryConfig())
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.InvalidMessageError: Command(update=...)['facts'] holds a list ...
+    """
+    if input is None:
+        return
+    if isinstance(input, Command):
+        if input.graph is not None:
+            raise _refuse("Command(graph=...) is for a node inside a graph, not a run's input")
+        pairs = _pairs(input.update, "Command(update=...)")
+        _check_update(pairs, saved, "Command(update=...)", identity, config, pack=True)
+        _check_goto(input, saved, identity, config, nodes)
+        check_resume(input, saved.get("pending") or [])
+        return
+    if isinstance(input, Mapping):
+        pairs = _pairs(input, "the input")
+    elif hasattr(input, "__dict__") and not isinstance(input, type):
+        pairs = list(vars(input).items())  # a pydantic or dataclass state of your own
+    else:
+        raise _refuse(
+            f"a run's input must be a mapping such as {{'messages': [...]}}, a Command, "
+            f"or None; got {type(input).__name__}"
+        )
+    if require_messages and not any(key == "messages" and value for key, value in pairs):
+        raise _refuse(
+            "the input has no messages: pass {'messages': [...]} with the new turn; to "
+            "finish an interrupted run, invoke with None; to answer an approval, "
+            "Command(resume=...)"
+        )
+    _check_update(pairs, saved, "the input", identity, config, pack=True)
+
+
+def validate_state_update(values: Any, saved: Mapping[str, Any]) -> None:
+    """Check the values of ``update_state`` as `validate_run_input` checks an update.
+
+    Args:
+        values: The values given to ``update_state`` (a mapping, pairs, or None).
+        saved: The thread's current values.
+
+    Raises:
+        InvalidMessageError: A message or a memorygraph key that cannot be saved.
+    """
+    if values is None or isinstance(values, Command):
+        return
+    pairs = _pairs(values, "update_state(values)")
+    _check_update(pairs, saved, "update_state(values)", None, None, pack=False)

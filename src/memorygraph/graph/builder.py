@@ -26,7 +26,7 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import StateSnapshot, StateUpdate
 
 from memorygraph.checkpointers import register_types
 from memorygraph.config import MemoryConfig
@@ -36,17 +36,22 @@ from memorygraph.graph._guard import (
     aload_thread,
     averify_snapshot,
     corrupt_error,
+    database_errors,
+    database_failure,
     is_corruption,
     load_thread,
+    owner_config,
+    validate_run_input,
+    validate_state_update,
     verify_snapshot,
 )
 from memorygraph.graph._lock import athread_lock, thread_lock
-from memorygraph.nodes.approve import check_resume, make_approve, needs_approval
+from memorygraph.nodes.approve import make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
 from memorygraph.nodes.extract_facts import make_extract_facts
-from memorygraph.nodes.pack_context import build_package, make_pack_context
+from memorygraph.nodes.pack_context import make_pack_context
 from memorygraph.nodes.summarize import make_summarize
-from memorygraph.state import MemoryState, validate_messages
+from memorygraph.state import MemoryState
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread
 
@@ -118,7 +123,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         return copied
 
     def _check_input(self, input: Any, identity: Identity, saved: Mapping[str, Any]) -> None:
-        check_input(input, identity, saved, self.memory_config)
+        validate_run_input(input, identity, saved, self.memory_config, nodes=self.nodes)
 
     def _own_saver(self) -> BaseCheckpointSaver[Any] | None:
         return self.checkpointer if isinstance(self.checkpointer, BaseCheckpointSaver) else None
@@ -153,6 +158,31 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
             archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
             if saved.get("context_package") is None:
                 await aregister_thread(self.store, identity)
+
+    def bulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Check every update's values (`validate_state_update`), then apply them as LangGraph does.
+
+        ``update_state`` comes here too, as does the API server's state endpoint.
+        """
+        updates = [update for step in supersteps for update in step]
+        if any(update.values is not None for update in updates):
+            saved = super().get_state(config).values
+            for update in updates:
+                validate_state_update(update.values, saved)
+        return super().bulk_update_state(config, supersteps)
+
+    async def abulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Async twin of `bulk_update_state`."""
+        updates = [update for step in supersteps for update in step]
+        if any(update.values is not None for update in updates):
+            saved = (await super().aget_state(config)).values
+            for update in updates:
+                validate_state_update(update.values, saved)
+        return await super().abulk_update_state(config, supersteps)
 
     def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """Return the thread's state, or raise `CorruptStateError` if it cannot be loaded."""
@@ -204,16 +234,19 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         kwargs = _as_memory_context(kwargs, identity)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
-        with lock:  # one run at a time per thread (graph/_lock.py)
-            self._preflight(input, config, identity)
-            target = (
-                None
-                if _names_checkpoint(config)
-                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
-            )
-            yield from super().stream(input, config, **kwargs)
-            if target is not None:
-                target.prune()
+        try:
+            with lock:  # one run at a time per thread (graph/_lock.py)
+                self._preflight(input, config, identity)
+                target = (
+                    None
+                    if _names_checkpoint(config)
+                    else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
+                )
+                yield from super().stream(input, owner_config(config, identity), **kwargs)
+                if target is not None:
+                    target.prune()
+        except database_errors() as exc:  # disk full, a connection lost mid-run
+            raise database_failure(identity.thread_id, exc) from exc
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -229,17 +262,21 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         kwargs = _as_memory_context(kwargs, identity)
         saver, thread_id = self._own_saver(), _root_thread(config)
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
-        async with lock:
-            await self._apreflight(input, config, identity)
-            target = (
-                None
-                if _names_checkpoint(config)
-                else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
-            )
-            async for chunk in super().astream(input, config, **kwargs):
-                yield chunk
-            if target is not None:
-                await target.aprune()
+        try:
+            async with lock:
+                await self._apreflight(input, config, identity)
+                target = (
+                    None
+                    if _names_checkpoint(config)
+                    else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
+                )
+                run_config = owner_config(config, identity)
+                async for chunk in super().astream(input, run_config, **kwargs):
+                    yield chunk
+                if target is not None:
+                    await target.aprune()
+        except database_errors() as exc:
+            raise database_failure(identity.thread_id, exc) from exc
 
 
 def check_input(
@@ -247,10 +284,9 @@ def check_input(
 ) -> None:
     """Refuse a run's input that cannot run, before LangGraph saves it.
 
-    A resume must decide the pending candidates, new messages must pass
-    `validate_messages`, and the request alone must fit the budget (the CRITICAL
-    items), or `build_package` raises `ContextBudgetExceeded`. `MemoryGraph` and
-    the graphs `add_memory` prepares call it before their first write.
+    The same check as `memorygraph.graph._guard.validate_run_input`, which
+    `MemoryGraph` and the graphs `add_memory` prepares call before their first
+    write.
 
     Args:
         input: The run's input: a state update, a ``Command``, or None.
@@ -258,17 +294,7 @@ def check_input(
         saved: The thread's saved values (`memorygraph.graph._guard.load_thread`).
         config: The budgets the graph packs with.
     """
-    if isinstance(input, Command):
-        check_resume(input, saved.get("pending") or [])
-        return
-    if not isinstance(input, Mapping):
-        return
-    raw = input.get("messages")
-    if raw is None:
-        return
-    new = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
-    messages = validate_messages(saved.get("messages") or [], new)
-    build_package({"messages": messages}, identity=identity, config=config)
+    validate_run_input(input, identity, saved, config)
 
 
 def _as_memory_context(kwargs: dict[str, Any], identity: Identity) -> dict[str, Any]:

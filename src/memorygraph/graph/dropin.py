@@ -48,8 +48,8 @@ from typing_extensions import TypedDict
 
 from memorygraph.config import MemoryConfig
 from memorygraph.context import resolve_identity
-from memorygraph.graph._guard import aload_thread, load_thread
-from memorygraph.graph.builder import build_memory_graph, check_input
+from memorygraph.graph._guard import aload_thread, load_thread, owner_config, validate_run_input
+from memorygraph.graph.builder import build_memory_graph
 from memorygraph.state import MemoryState
 
 if TYPE_CHECKING:
@@ -156,7 +156,8 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
     LangGraph saves the input as a checkpoint before the first node runs, so a
     request that cannot fit would land in the thread before ``pack_context``
     refused it. A run with a saver of its own (not a subgraph call) runs
-    `memorygraph.graph.builder.check_input` first, as `MemoryGraph` does.
+    `memorygraph.graph._guard.validate_run_input` first, as `MemoryGraph` does,
+    and records the thread's owner in every checkpoint it writes.
     """
 
     memory_config: MemoryConfig
@@ -185,7 +186,8 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
             identity = resolve_identity(kwargs.get("context"), config)
             # Not `typed`: the user's saver may load memorygraph's records as plain data.
             saved = load_thread(saver, config, identity, typed=False)
-            check_input(input, identity, saved, self.memory_config)
+            validate_run_input(input, identity, saved, self.memory_config, nodes=self.nodes)
+            config = owner_config(config, identity)
         yield from super().stream(input, config, **kwargs)
 
     async def astream(
@@ -196,7 +198,8 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
         if saver is not None:
             identity = resolve_identity(kwargs.get("context"), config)
             saved = await aload_thread(saver, config, identity, typed=False)
-            check_input(input, identity, saved, self.memory_config)
+            validate_run_input(input, identity, saved, self.memory_config, nodes=self.nodes)
+            config = owner_config(config, identity)
         async for chunk in super().astream(input, config, **kwargs):
             yield chunk
 

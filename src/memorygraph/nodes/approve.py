@@ -356,6 +356,7 @@ def make_approve(config: MemoryConfig | None = None) -> RunnableCallable:
                 approved_by="human",
                 candidate_ids=outcome.candidate_ids,
                 ttl=memory_config.facts_ttl,
+                thread_id=identity.thread_id,
             )
         return _changes(state, outcome)
 
@@ -375,6 +376,7 @@ def make_approve(config: MemoryConfig | None = None) -> RunnableCallable:
                 approved_by="human",
                 candidate_ids=outcome.candidate_ids,
                 ttl=memory_config.facts_ttl,
+                thread_id=identity.thread_id,
             )
         return _changes(state, outcome)
 

@@ -30,6 +30,7 @@ from langgraph.store.base import BaseStore
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
+from memorygraph.inputs import clean_message
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
 from memorygraph.store.audit import aappend_audit, append_audit, audit_record
 
@@ -42,7 +43,12 @@ _REASONING_BLOCKS = frozenset({"reasoning", "thinking", "redacted_thinking"})
 
 
 def strip_reasoning(message: BaseMessage) -> AIMessage:
-    """Return the reply without reasoning content, so it is never stored or re-sent."""
+    """Return the reply without reasoning content, so it is never stored or re-sent.
+
+    Its strings are cleaned too (`memorygraph.inputs.clean_message`): a NUL
+    character, which PostgreSQL cannot store, is dropped and a lone surrogate
+    becomes U+FFFD, so one odd character from a provider cannot wedge a thread.
+    """
     content = message.content
     if isinstance(content, list):
         content = [
@@ -53,13 +59,15 @@ def strip_reasoning(message: BaseMessage) -> AIMessage:
     kwargs = {k: v for k, v in message.additional_kwargs.items() if k not in _REASONING_KWARGS}
     tool_calls = message.tool_calls if isinstance(message, AIMessage) else []
     usage = message.usage_metadata if isinstance(message, AIMessage) else None
-    return AIMessage(
-        content=content,
-        additional_kwargs=kwargs,
-        tool_calls=tool_calls,
-        usage_metadata=usage,
-        id=message.id,
-        name=message.name,
+    return clean_message(
+        AIMessage(
+            content=content,
+            additional_kwargs=kwargs,
+            tool_calls=tool_calls,
+            usage_metadata=usage,
+            id=message.id,
+            name=message.name,
+        )
     )
 
 

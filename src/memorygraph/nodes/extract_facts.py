@@ -867,6 +867,7 @@ def make_extract_facts(
                 approved_by="policy",
                 candidate_ids={c.fact.id: c.id for c in update.candidates},
                 ttl=memory_config.facts_ttl,
+                thread_id=identity.thread_id,
             )
         return update.state_update(state)
 
@@ -899,6 +900,7 @@ def make_extract_facts(
                 approved_by="policy",
                 candidate_ids={c.fact.id: c.id for c in update.candidates},
                 ttl=memory_config.facts_ttl,
+                thread_id=identity.thread_id,
             )
         return update.state_update(state)
 

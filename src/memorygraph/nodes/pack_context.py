@@ -48,7 +48,7 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from pydantic import ValidationError
 
-from memorygraph._render import CONTEXT_HEADER, SYSTEM_KINDS
+from memorygraph._render import CONTEXT_HEADER, SYSTEM_KINDS, safe_turn
 from memorygraph._turns import message_id, message_text, split_turn, tool_rounds, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
@@ -106,14 +106,9 @@ _TRUST_BY_TYPE = {
 
 
 def _as_turn(message: BaseMessage) -> BaseMessage:
-    # A system message inside the history may have come from any caller of the
-    # graph, so it is demoted to a user turn: only configuration writes system text.
-    if isinstance(message, SystemMessage):
-        return HumanMessage(
-            f"[system message in thread history]\n{message_text(message)}",
-            id=message.id,
-        )
-    return message
+    # A message inside the history may have come from any caller of the graph:
+    # `safe_turn` is the one rule for what of it reaches the model.
+    return safe_turn(message)
 
 
 def _turn_dict(message: BaseMessage) -> dict[str, Any]:
@@ -419,7 +414,9 @@ def _state_item(kind: ItemKind, item_id: str, content: str, counter: TokenCounte
         priority=Priority.HIGH,
         tokens=0,
         source=f"state:{kind.value}",
-        trust_level=TrustLevel.SYSTEM_VERIFIED if kind is ItemKind.TASK_STATE else None,
+        # The task and the resolved references are read from the user's own
+        # words, so they are labelled as what the user said, never as verified.
+        trust_level=TrustLevel.USER_CLAIMED if kind is ItemKind.TASK_STATE else None,
     )
     return _data_item(item, counter)
 

@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.store.base import BaseStore, GetOp, Item
 
 from memorygraph._turns import message_id, message_text
+from memorygraph.inputs import clean_value
 from memorygraph.records import ArchivedTurn
 from memorygraph.store.namespaces import archive_namespace
 
@@ -112,7 +113,10 @@ def archive_turns(
     namespace = archive_namespace(*thread)
     turns = to_archived(messages, start_seq=start_seq, summary_version=summary_version)
     for turn in turns:
-        store.put(namespace, _key(turn), turn.model_dump(mode="json"), index=_index(store))
+        # Cleaned of NUL characters and lone surrogates, which PostgreSQL cannot
+        # store: turns from a drop-in graph's own nodes are not checked on entry.
+        value = clean_value(turn.model_dump(mode="json"))
+        store.put(namespace, _key(turn), value, index=_index(store))
     return turns
 
 
@@ -128,7 +132,8 @@ async def aarchive_turns(
     namespace = archive_namespace(*thread)
     turns = to_archived(messages, start_seq=start_seq, summary_version=summary_version)
     for turn in turns:
-        await store.aput(namespace, _key(turn), turn.model_dump(mode="json"), index=_index(store))
+        value = clean_value(turn.model_dump(mode="json"))
+        await store.aput(namespace, _key(turn), value, index=_index(store))
     return turns
 
 

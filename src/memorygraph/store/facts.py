@@ -41,12 +41,14 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
+from memorygraph.inputs import clean_value
 from memorygraph.records import Fact
 from memorygraph.retention import ttl_minutes
 from memorygraph.store.namespaces import facts_namespace
 
 __all__ = [
     "ALWAYS_RELEVANT_KEYS",
+    "SOURCE_THREAD",
     "aload_facts",
     "aput_facts",
     "asearch_facts",
@@ -60,6 +62,8 @@ ALWAYS_RELEVANT_KEYS = frozenset({"name", "preferred_name"})
 """Keys relevant to every request: how to address the user."""
 
 _FIELDS = frozenset(Fact.model_fields)
+SOURCE_THREAD = "source_thread_id"
+"""The stored field naming the thread a durable fact was learned in."""
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are be can could did do does for from had has have how i in is it me my of on "
@@ -137,12 +141,19 @@ def rank_facts(facts: Sequence[Fact], query: str, *, limit: int) -> list[Fact]:
     return [fact for _, fact in scored[:limit]]
 
 
-def _value(fact: Fact, candidate_id: str | None, approved_by: str) -> dict[str, Any]:
-    return {
-        **fact.model_dump(mode="json"),
+def _value(
+    fact: Fact, candidate_id: str | None, approved_by: str, thread_id: str | None
+) -> dict[str, Any]:
+    value = {
+        **clean_value(fact.model_dump(mode="json")),
         "candidate_id": candidate_id,
         "approved_by": approved_by,
     }
+    if thread_id is not None:
+        # Message ids are the caller's and may repeat across threads: the
+        # thread named here is what `forget_thread` matches.
+        value[SOURCE_THREAD] = thread_id
+    return value
 
 
 def _fact(item: Item) -> Fact:
@@ -156,12 +167,13 @@ def _puts(
     candidate_ids: Mapping[str, str],
     approved_by: str,
     ttl: float | None = None,
+    thread_id: str | None = None,
 ) -> list[PutOp]:
     stored = {item.key: item.value for item in current if item is not None}
     ops: list[PutOp] = []
     seen: set[str] = set()
     for fact in facts:
-        value = _value(fact, candidate_ids.get(fact.id), approved_by)
+        value = _value(fact, candidate_ids.get(fact.id), approved_by, thread_id)
         if stored.get(fact.id) == value or fact.id in seen:
             continue
         seen.add(fact.id)
@@ -178,6 +190,7 @@ def put_facts(
     approved_by: str,
     candidate_ids: Mapping[str, str] | None = None,
     ttl: timedelta | None = None,
+    thread_id: str | None = None,
 ) -> list[str]:
     """Write facts to the user's durable memory, skipping the ones already there.
 
@@ -191,6 +204,9 @@ def put_facts(
         ttl: How long to keep the facts (``MemoryConfig.facts_ttl``), through the
             store's own TTL where it has one; `memorygraph.retention.sweep_expired`
             enforces it everywhere.
+        thread_id: The thread the facts were learned in, stored with each as
+            ``source_thread_id`` (`memorygraph.forget_thread` removes a thread's
+            facts by it).
 
     Returns:
         The ids actually written (empty when everything was already stored).
@@ -200,7 +216,7 @@ def put_facts(
     namespace = facts_namespace(tenant_id, user_id)
     current = store.batch([GetOp(namespace, fact.id) for fact in facts])
     minutes = ttl_minutes(store, ttl)
-    ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes)  # type: ignore[arg-type]
+    ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes, thread_id)  # type: ignore[arg-type]
     if ops:
         store.batch(ops)
     return [op.key for op in ops]
@@ -215,6 +231,7 @@ async def aput_facts(
     approved_by: str,
     candidate_ids: Mapping[str, str] | None = None,
     ttl: timedelta | None = None,
+    thread_id: str | None = None,
 ) -> list[str]:
     """Async twin of `put_facts`."""
     if not facts:
@@ -222,7 +239,7 @@ async def aput_facts(
     namespace = facts_namespace(tenant_id, user_id)
     current = await store.abatch([GetOp(namespace, fact.id) for fact in facts])
     minutes = ttl_minutes(store, ttl)
-    ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes)  # type: ignore[arg-type]
+    ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes, thread_id)  # type: ignore[arg-type]
     if ops:
         await store.abatch(ops)
     return [op.key for op in ops]
