@@ -30,7 +30,14 @@ from memorygraph.forget import (
     forget_thread,
     forget_user,
 )
-from memorygraph.graph import MemoryGraph, add_memory, build_memory_graph, create_memory_graph
+from memorygraph.graph import (
+    MemoryAgentState,
+    MemoryGraph,
+    MemoryMiddleware,
+    add_memory,
+    build_memory_graph,
+    create_memory_graph,
+)
 from memorygraph.records import (
     AuditRecord,
     ContextItem,
@@ -68,11 +75,13 @@ __all__ = [
     "InvalidMessageError",
     "InvalidNamespaceError",
     "ItemKind",
+    "MemoryAgentState",
     "MemoryCandidate",
     "MemoryConfig",
     "MemoryContext",
     "MemoryGraph",
     "MemoryGraphError",
+    "MemoryMiddleware",
     "MemoryState",
     "Priority",
     "ReplayError",
