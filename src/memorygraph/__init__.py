@@ -54,7 +54,7 @@ from memorygraph.records import (
     TrustLevel,
 )
 from memorygraph.retention import asweep_expired, sweep_expired
-from memorygraph.state import MemoryState
+from memorygraph.state import MemoryState, context_messages
 from memorygraph.tokens import TokenCounter
 
 __version__ = "0.1.0"
@@ -100,6 +100,7 @@ __all__ = [
     "aforget_user",
     "asweep_expired",
     "build_memory_graph",
+    "context_messages",
     "create_memory_graph",
     "forget_tenant",
     "forget_thread",
