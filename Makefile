@@ -48,7 +48,7 @@ test-embeddings: $(EMB_STAMP)
 # bounds in pyproject.toml.
 COMPAT_VENV  := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
-COMPAT_PINS  := "langgraph==1.2.11" "langgraph-checkpoint==4.3.0" "langchain==1.4.0" "langchain-core==1.7.0"
+COMPAT_PINS  := "langgraph==1.2.12" "langgraph-checkpoint==4.3.0" "langchain==1.4.0" "langchain-core==1.7.0"
 $(COMPAT_STAMP): pyproject.toml Makefile
 	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip

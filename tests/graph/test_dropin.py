@@ -315,7 +315,7 @@ def test_the_readme_example_runs(
 ) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    (example,) = [block for block in blocks if "add_memory(builder" in block]
+    (example,) = [block for block in blocks if "with_memory = add_memory(builder" in block]
     assert example.count("\n") < 50
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md (drop-in)", "exec"), {})
