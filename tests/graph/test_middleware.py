@@ -14,6 +14,7 @@ from langchain_core.tools import tool
 from langgraph.types import Command
 
 from memorygraph import (
+    ConfigError,
     ContextPackage,
     IdentityError,
     MemoryAgentState,
@@ -236,3 +237,49 @@ def test_memory_events_are_consumed_by_the_summary_step(stack: ExitStack) -> Non
             seen += (chunk.get("memorygraph.before_agent") or {}).get("memory_events", [])
     assert "correction" in seen  # raised by the extraction step...
     assert not agent.get_state(cfg).values.get("memory_events")  # ...and consumed
+
+
+def test_composes_with_human_in_the_loop(stack: ExitStack) -> None:
+    """Memory asks before the model, HumanInTheLoopMiddleware after it; each resume is its own."""
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+
+    model = agent_model()
+    agent = create_agent(
+        model,
+        [weather],
+        middleware=[MemoryMiddleware(), HumanInTheLoopMiddleware(interrupt_on={"weather": True})],
+        checkpointer=stack.enter_context(open_checkpointer("memory")),
+        store=stack.enter_context(open_store("memory")),
+        context_schema=MemoryContext,
+    )
+    cfg = thread()
+    text = "Please remember: I'm allergic to penicillin. What's the weather in Lisbon and Porto?"
+    agent.invoke({"messages": [HumanMessage(text)]}, cfg, context=ANA)
+
+    def waiting() -> dict[str, Any]:
+        (interrupt,) = [i for task in agent.get_state(cfg).tasks for i in task.interrupts]
+        value: dict[str, Any] = interrupt.value
+        return value
+
+    memory = waiting()
+    assert memory["type"] == "memorygraph.approval" and not model.calls
+    ids = [candidate["id"] for candidate in memory["candidates"]]
+    agent.invoke(Command(resume={"approve": ids}), cfg, context=ANA)
+    review = waiting()
+    assert [r["name"] for r in review["action_requests"]] == ["weather", "weather"]
+    out = agent.invoke(
+        Command(resume={"decisions": [{"type": "approve"}, {"type": "approve"}]}), cfg, context=ANA
+    )
+    assert out["messages"][-1].content.startswith("Both sunny")
+    assert len(model.calls) == 2 and model.calls[-1] == out["context_package"].to_messages()
+
+
+def test_records_loaded_as_plain_data_are_refused_with_what_to_do(stack: ExitStack) -> None:
+    """A saver that loads memorygraph's records as dicts would pack them wrongly."""
+    agent = make_agent(stack, "memory", agent_model())
+    cfg = thread()
+    agent.invoke({"messages": [HumanMessage("hi")]}, cfg, context=ANA)
+    package = agent.get_state(cfg).values["context_package"]
+    agent.update_state(cfg, {"context_package": package.model_dump(mode="json")})
+    with pytest.raises(ConfigError, match="register_types"):
+        agent.invoke({"messages": [HumanMessage("again")]}, cfg, context=ANA)
