@@ -310,6 +310,25 @@ def test_routing_literal_unchanged() -> None:
     assert ("tools", "extract_facts") in graph.edges and ("tools", "agent") in builder.edges
 
 
+def test_two_unmapped_conditional_edges_from_one_node_keep_their_names(stack: ExitStack) -> None:
+    def to_agent(state: MessagesState):  # type: ignore[no-untyped-def]
+        return "agent"
+
+    def nowhere(state: MessagesState):  # type: ignore[no-untyped-def]
+        return []
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("start", lambda state: {})
+    builder.add_node("agent", lambda state: {"messages": [AIMessage("done")]})
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", to_agent)
+    builder.add_conditional_edges("start", nowhere)
+    graph = add_memory(builder, before="agent")
+    assert set(graph.branches["start"]) == {"to_agent", "nowhere"}
+    out = compile_on(stack, graph).invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
+    assert out["messages"][-1].content == "done" and out["context_package"] is not None
+
+
 def test_the_readme_example_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,7 +41,7 @@ import typing
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -106,8 +106,11 @@ def _remap(target: str, old: str, new: str) -> str:
     return new if target == old else target
 
 
-def _redirected_path(path: Runnable[Any, Any], old: str, new: str) -> Runnable[Any, Any]:
-    """A routing function whose destinations are known only at run time, redirected."""
+def _redirected_path(path: Runnable[Any, Any], name: str, old: str, new: str) -> Runnable[Any, Any]:
+    """A routing function whose destinations are known only at run time, redirected.
+
+    It keeps the branch's name: LangGraph names a conditional edge after its path.
+    """
 
     def remap(result: Any) -> Any:
         if isinstance(result, str):
@@ -116,7 +119,7 @@ def _redirected_path(path: Runnable[Any, Any], old: str, new: str) -> Runnable[A
             return [_remap(r, old, new) if isinstance(r, str) else r for r in result]
         return result  # a Send carries its own input: it goes where it says
 
-    return path | RunnableLambda(remap)
+    return RunnableSequence(path, RunnableLambda(remap), name=name)
 
 
 def _copy_node(
@@ -181,9 +184,9 @@ def _rebuilt(
         redirected += end == before
         graph.add_edge(list(starts), _remap(end, before, entry))
     for start, branches in builder.branches.items():
-        for branch in branches.values():
+        for name, branch in branches.items():
             if branch.ends is None:
-                path, ends = _redirected_path(branch.path, before, entry), None
+                path, ends = _redirected_path(branch.path, name, before, entry), None
                 redirected += 1  # where it leads is known only at run time
             else:
                 ends = {label: _remap(end, before, entry) for label, end in branch.ends.items()}
