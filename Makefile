@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install format lint typecheck test test-embeddings bench bench-locomo notebooks demo studio clean
+.PHONY: install format lint typecheck test test-embeddings test-compat bench bench-locomo notebooks demo studio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,23 @@ $(EMB_STAMP): pyproject.toml
 test-embeddings: $(EMB_STAMP)
 	HF_HUB_OFFLINE=1 $(EMB_VENV)/bin/pytest -p no:cacheprovider tests/retrieval
 
+# The lowest LangGraph and LangChain releases pyproject.toml admits, in a venv of
+# their own: the graph, drop-in, middleware and Studio tests run against them, so
+# a lower bound that no longer works is caught. Keep these pins equal to the
+# bounds in pyproject.toml.
+COMPAT_VENV  := .venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_PINS  := "langgraph==1.2.12" "langgraph-checkpoint==4.3.0" "langchain==1.4.0" "langchain-core==1.7.0"
+$(COMPAT_STAMP): pyproject.toml Makefile
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -e ".[dev,postgres]" $(COMPAT_PINS)
+	@touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP)
+	$(COMPAT_VENV)/bin/python -m pip list 2>/dev/null | grep -E "^(langgraph|langgraph-checkpoint|langchain|langchain-core) "
+	PATH="$(CURDIR)/$(COMPAT_VENV)/bin:$$PATH" $(COMPAT_VENV)/bin/pytest -p no:cacheprovider tests/graph tests/test_studio.py
+
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,bench]"
@@ -71,4 +88,4 @@ studio: $(STAMP)
 	$(BIN)/langgraph dev --no-browser --port $(STUDIO_PORT)
 
 clean:
-	rm -rf $(VENV) $(EMB_VENV) .pytest_cache .mypy_cache .ruff_cache memorygraph-demo.db*
+	rm -rf $(VENV) $(EMB_VENV) $(COMPAT_VENV) .pytest_cache .mypy_cache .ruff_cache memorygraph-demo.db*

@@ -22,6 +22,21 @@ def test_quickstart_runs(
     assert (tmp_path / "memory.db").exists()
 
 
+def test_the_three_ways_in_answer_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    section = README.read_text().split("## Three ways in", 1)[1].split("\n## ", 1)[0]
+    setup, *ways = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(ways) == 3
+    monkeypatch.chdir(tmp_path)
+    for number, way in enumerate(ways, 1):
+        assert way.strip().count("\n") < 10, f"way {number} is over ten lines"
+        exec(compile(setup + way, f"README.md (way {number})", "exec"), {})
+        answer = capsys.readouterr().out.strip()
+        assert answer == "(offline model) From what I was given: I live in Lisbon.", number
+        assert f"# {answer}" in section  # the answer the README shows is the real one
+
+
 def test_every_config_field_is_documented() -> None:
     from memorygraph import MemoryConfig
 

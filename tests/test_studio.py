@@ -186,6 +186,40 @@ def test_approval_interrupt_and_resume(client: SyncLangGraphClient) -> None:
     assert any("penicillin" in json.dumps(item["value"]) for item in stored["items"])
 
 
+def test_a_create_agent_graph_with_memory_middleware(client: SyncLangGraphClient) -> None:
+    """``memorygraph_agent``: create_agent with MemoryMiddleware, two turns and an approval."""
+    assert client.assistants.search(graph_id="memorygraph_agent")
+    thread_id = client.threads.create()["thread_id"]
+    # A user of its own: the server's store is shared by this module's tests.
+    who = {"tenant_id": "acme", "user_id": f"agent-{uuid.uuid4().hex[:8]}"}
+
+    def say(text: str) -> Any:
+        message = {"role": "user", "content": text}
+        return client.runs.wait(
+            thread_id, "memorygraph_agent", input={"messages": [message]}, context=who
+        )
+
+    first = say("Hi, I'm Ana and I live in Lisbon.")
+    assert isinstance(first, dict) and "Lisbon" in first["messages"][-1]["content"]
+    say("Please remember: I'm allergic to penicillin.")
+    state = client.threads.get_state(thread_id)
+    interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
+    assert state["next"] == ["memorygraph.before_model"]
+    assert interrupts[0]["value"]["type"] == "memorygraph.approval"
+    ids = [candidate["id"] for candidate in interrupts[0]["value"]["candidates"]]
+
+    client.runs.wait(
+        thread_id, "memorygraph_agent", command={"resume": {"approve": ids}}, context=who
+    )
+    values = client.threads.get_state(thread_id)["values"]
+    assert isinstance(values, dict) and not values.get("pending")
+    assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
+    package = package_of(values)
+    assert (package.tenant_id, package.thread_id) == ("acme", thread_id)
+    stored = client.store.search_items(["memorygraph", "acme", who["user_id"], "facts"])
+    assert any("penicillin" in json.dumps(item["value"]) for item in stored["items"])
+
+
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,

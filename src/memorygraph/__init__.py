@@ -30,7 +30,14 @@ from memorygraph.forget import (
     forget_thread,
     forget_user,
 )
-from memorygraph.graph import MemoryGraph, add_memory, build_memory_graph, create_memory_graph
+from memorygraph.graph import (
+    MemoryAgentState,
+    MemoryGraph,
+    MemoryMiddleware,
+    add_memory,
+    build_memory_graph,
+    create_memory_graph,
+)
 from memorygraph.records import (
     AuditRecord,
     ContextItem,
@@ -47,7 +54,7 @@ from memorygraph.records import (
     TrustLevel,
 )
 from memorygraph.retention import asweep_expired, sweep_expired
-from memorygraph.state import MemoryState
+from memorygraph.state import MemoryState, context_messages
 from memorygraph.tokens import TokenCounter
 
 __version__ = "0.1.0"
@@ -68,11 +75,13 @@ __all__ = [
     "InvalidMessageError",
     "InvalidNamespaceError",
     "ItemKind",
+    "MemoryAgentState",
     "MemoryCandidate",
     "MemoryConfig",
     "MemoryContext",
     "MemoryGraph",
     "MemoryGraphError",
+    "MemoryMiddleware",
     "MemoryState",
     "Priority",
     "ReplayError",
@@ -91,6 +100,7 @@ __all__ = [
     "aforget_user",
     "asweep_expired",
     "build_memory_graph",
+    "context_messages",
     "create_memory_graph",
     "forget_tenant",
     "forget_thread",

@@ -17,14 +17,14 @@ langchain_core messages, (role, content) tuples, or {"role", "content"} dicts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, NotRequired
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, NotRequired
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, BaseMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from memorygraph.errors import InvalidMessageError
+from memorygraph.errors import ConfigError, InvalidMessageError
 from memorygraph.extractors.base import normalize
 from memorygraph.inputs import MAX_MESSAGE_CHARS, validate_messages
 from memorygraph.records import (
@@ -43,6 +43,7 @@ __all__ = [
     "add_events",
     "add_turns",
     "add_usage",
+    "context_messages",
     "merge_facts",
     "trim_facts",
     "validate_messages",
@@ -184,3 +185,34 @@ class MemoryState(TypedDict):
     usage: NotRequired[Annotated[TokenUsage, add_usage]]
     memory_events: NotRequired[Annotated[list[str], add_events]]
     references: NotRequired[list[ResolvedReference]]
+
+
+def context_messages(state: Mapping[str, Any]) -> list[BaseMessage]:
+    """What memory packed for this model call: ``state["context_package"].to_messages()``.
+
+    Your model node sends these instead of ``state["messages"]``.
+
+    Args:
+        state: The state your model node was given.
+
+    Returns:
+        The package's messages: the policy, the context block and the turns.
+
+    Raises:
+        ConfigError: When the state holds no package: memory was never added
+            before this node.
+
+    Example:
+        >>> context_messages({"messages": []})
+        Traceback (most recent call last):
+        ...
+        memorygraph.errors.ConfigError: no context_package in the state: ...
+    """
+    package = state.get("context_package")
+    if isinstance(package, ContextPackage):
+        return package.to_messages()
+    raise ConfigError(
+        "no context_package in the state: memory runs before this node only in the graph "
+        'add_memory returns (graph = add_memory(builder, before="<this node>"), then '
+        "graph.compile(...)), or with memorygraph.MemoryMiddleware in create_agent"
+    )

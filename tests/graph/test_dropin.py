@@ -18,6 +18,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
 from memorygraph import (
+    ConfigError,
     ContextBudgetExceeded,
     ContextPackage,
     MemoryConfig,
@@ -25,6 +26,7 @@ from memorygraph import (
     MemoryState,
     add_memory,
     build_memory_graph,
+    context_messages,
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from tests.fakes import RecordingChatModel
@@ -121,7 +123,7 @@ def test_react_agent_with_memory_keeps_tool_calls_through_summaries(
     model = tool_calling_model()
     builder = react_builder(model)
     config = MemoryConfig(summarize_at_messages=10, keep_messages=4)
-    assert add_memory(builder, before="agent", config=config) == "extract_facts"
+    builder = add_memory(builder, before="agent", config=config)
     graph = compile_on(stack, builder, sqlite_url)
     cfg = thread()
     turns = 6
@@ -161,7 +163,7 @@ def test_react_agent_with_memory_keeps_tool_calls_through_summaries(
 def test_memory_nodes_write_only_memory_keys(stack: ExitStack) -> None:
     model = tool_calling_model()
     builder = react_builder(model)
-    add_memory(builder, before="agent")
+    builder = add_memory(builder, before="agent")
     graph = compile_on(stack, builder)
     cfg = thread()
     written: dict[str, set[str]] = {}
@@ -184,7 +186,7 @@ def test_memory_nodes_write_only_memory_keys(stack: ExitStack) -> None:
 def test_tool_results_reach_the_model_through_the_package(stack: ExitStack) -> None:
     model = tool_calling_model()
     builder = react_builder(model)
-    add_memory(builder, before="agent")
+    builder = add_memory(builder, before="agent")
     graph = compile_on(stack, builder)
     graph.invoke({"messages": [HumanMessage("Weather?")]}, thread(), context=ANA)
     after_tools = model.calls[1]
@@ -212,7 +214,7 @@ def test_memory_state_and_a_node_annotated_with_messages_state(stack: ExitStack)
         builder.add_node("agent", agent, input_schema=Narrow if schema is AgentState else None)
         builder.add_edge(START, "agent")
         builder.add_edge("agent", END)
-        add_memory(builder, before="agent")
+        builder = add_memory(builder, before="agent")
         graph = compile_on(stack, builder)
         out = graph.invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
         assert out["messages"][-1].content == "ok"
@@ -240,7 +242,7 @@ def test_conditional_edges_into_the_model_are_redirected(stack: ExitStack) -> No
         builder.add_node("agent", agent)
         builder.add_edge(START, "start")
         builder.add_conditional_edges("start", route, path_map)
-        add_memory(builder, before="agent")
+        builder = add_memory(builder, before="agent")
         graph = compile_on(stack, builder)
         out = graph.invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
         assert isinstance(out["context_package"], ContextPackage)
@@ -300,9 +302,31 @@ def test_routing_literal_unchanged() -> None:
     builder.add_conditional_edges("agent", route)
     builder.add_edge("tools", "agent")
     before = dict(builder.branches["agent"])
-    add_memory(builder, before="agent")
-    assert builder.branches["agent"] == before
-    assert ("tools", "extract_facts") in builder.edges
+    graph = add_memory(builder, before="agent")
+    assert builder.branches["agent"] == before  # the user's builder is left as it was
+    assert {k: b.ends for k, b in graph.branches["agent"].items()} == {
+        k: b.ends for k, b in before.items()
+    }
+    assert ("tools", "extract_facts") in graph.edges and ("tools", "agent") in builder.edges
+
+
+def test_two_unmapped_conditional_edges_from_one_node_keep_their_names(stack: ExitStack) -> None:
+    def to_agent(state: MessagesState):  # type: ignore[no-untyped-def]
+        return "agent"
+
+    def nowhere(state: MessagesState):  # type: ignore[no-untyped-def]
+        return []
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("start", lambda state: {})
+    builder.add_node("agent", lambda state: {"messages": [AIMessage("done")]})
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", to_agent)
+    builder.add_conditional_edges("start", nowhere)
+    graph = add_memory(builder, before="agent")
+    assert set(graph.branches["start"]) == {"to_agent", "nowhere"}
+    out = compile_on(stack, graph).invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
+    assert out["messages"][-1].content == "done" and out["context_package"] is not None
 
 
 def test_the_readme_example_runs(
@@ -310,7 +334,7 @@ def test_the_readme_example_runs(
 ) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    (example,) = [block for block in blocks if "add_memory(builder" in block]
+    (example,) = [block for block in blocks if "with_memory = add_memory(builder" in block]
     assert example.count("\n") < 50
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md (drop-in)", "exec"), {})
@@ -321,7 +345,7 @@ def test_the_readme_example_runs(
 def test_approvals_pause_the_users_graph_and_resume(stack: ExitStack) -> None:
     model = tool_calling_model()
     builder = react_builder(model)
-    add_memory(builder, before="agent")
+    builder = add_memory(builder, before="agent")
     graph = compile_on(stack, builder)
     cfg = thread()
     graph.invoke(
@@ -348,7 +372,7 @@ def test_a_state_that_declares_the_package_for_type_checkers(stack: ExitStack) -
     builder = StateGraph(Typed)
     builder.add_node("agent", agent)
     builder.add_edge(START, "agent")
-    add_memory(builder, before="agent")
+    builder = add_memory(builder, before="agent")
     out = compile_on(stack, builder).invoke(
         {"messages": [HumanMessage("hi")]}, thread(), context=ANA
     )
@@ -358,7 +382,7 @@ def test_a_state_that_declares_the_package_for_type_checkers(stack: ExitStack) -
 def over_budget_graph(stack: ExitStack, url: str) -> tuple[Any, RecordingChatModel]:
     model = tool_calling_model()
     builder = react_builder(model)
-    add_memory(builder, before="agent", config=MemoryConfig(token_budget=2000))
+    builder = add_memory(builder, before="agent", config=MemoryConfig(token_budget=2000))
     return compile_on(stack, builder, url), model
 
 
@@ -418,11 +442,44 @@ def test_a_graph_with_memory_runs_as_a_subgraph(stack: ExitStack, own_saver: boo
     inner = StateGraph(MessagesState)
     inner.add_node("agent", agent)
     inner.add_edge(START, "agent")
-    add_memory(inner, before="agent")
+    inner = add_memory(inner, before="agent")
     outer = StateGraph(MessagesState, context_schema=MemoryContext)
     saver = stack.enter_context(open_checkpointer("memory")) if own_saver else None
     outer.add_node("assistant", inner.compile(checkpointer=saver))
     outer.add_edge(START, "assistant")
     graph = compile_on(stack, outer)
     out = graph.invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
+    assert out["messages"][-1].content == "2"
+
+
+def test_a_compiled_graph_is_refused_with_what_to_pass_instead() -> None:
+    builder = react_builder(tool_calling_model())
+    with pytest.raises(
+        TypeError,
+        match=r"uncompiled StateGraph, got a CompiledStateGraph.*"
+        r"MemoryMiddleware",
+    ):
+        add_memory(builder.compile(), before="agent")  # type: ignore[arg-type]
+
+
+def test_a_model_node_without_memory_is_told_so() -> None:
+    def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [AIMessage(str(len(context_messages(state))))]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_edge(START, "agent")
+    # The mistake: add_memory's graph is dropped and the user's builder compiled.
+    add_memory(builder, before="agent")
+    with pytest.raises(ConfigError, match="no context_package in the state"):
+        builder.compile().invoke({"messages": [HumanMessage("hi")]})
+    out = (
+        add_memory(builder, before="agent")
+        .compile()
+        .invoke(
+            {"messages": [HumanMessage("hi")]},
+            {"configurable": {"thread_id": "t"}},
+            context=ANA,
+        )
+    )
     assert out["messages"][-1].content == "2"

@@ -1,6 +1,14 @@
-"""The ready-made memory graph, and `add_memory` to put memory into a graph of your own."""
+"""The ready-made memory graph, `add_memory` for your own graph, `MemoryMiddleware` for agents."""
 
 from memorygraph.graph.builder import MemoryGraph, build_memory_graph, create_memory_graph
 from memorygraph.graph.dropin import add_memory
+from memorygraph.graph.middleware import MemoryAgentState, MemoryMiddleware
 
-__all__ = ["MemoryGraph", "add_memory", "build_memory_graph", "create_memory_graph"]
+__all__ = [
+    "MemoryAgentState",
+    "MemoryGraph",
+    "MemoryMiddleware",
+    "add_memory",
+    "build_memory_graph",
+    "create_memory_graph",
+]

@@ -15,9 +15,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -55,7 +55,7 @@ from memorygraph.state import MemoryState
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread
 
-__all__ = ["MemoryGraph", "build_memory_graph", "create_memory_graph"]
+__all__ = ["MemoryGraph", "adopt", "build_memory_graph", "check_input", "create_memory_graph"]
 
 
 def build_memory_graph(
@@ -334,6 +334,31 @@ def _names_checkpoint(config: RunnableConfig | None) -> bool:
     return bool(configurable.get("checkpoint_id"))
 
 
+GraphT = TypeVar("GraphT", bound="_Guarded")
+
+
+class _Guarded(Protocol):
+    memory_config: MemoryConfig
+
+
+def adopt(
+    compiled: CompiledStateGraph[Any, Any, Any, Any],
+    kind: Callable[..., GraphT],
+    config: MemoryConfig,
+) -> GraphT:
+    """The compiled graph as memorygraph's subclass, which checks each run before it is saved.
+
+    LangGraph's ``StateGraph.compile`` always builds a ``CompiledStateGraph``
+    and offers no way to choose a subclass; the graph's own ``copy`` re-creates
+    a graph from its constructor arguments, and so does this (see
+    docs/decisions/2026-12-06-public-apis.md).
+    """
+    arguments = {k: v for k, v in vars(compiled).items() if k != "__orig_class__"}
+    graph = kind(**arguments)
+    graph.memory_config = config
+    return graph
+
+
 def create_memory_graph(
     model: BaseChatModel | None = None,
     *,
@@ -363,9 +388,7 @@ def create_memory_graph(
         store=store,
         name="memorygraph",
     )
-    attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
-    graph = MemoryGraph(**attrs)
-    graph.memory_config = memory_config
+    graph = adopt(compiled, MemoryGraph, memory_config)
     saver = graph.checkpointer
     graph.typed_saver = saver if isinstance(saver, BaseCheckpointSaver) else None
     return graph

@@ -1,10 +1,13 @@
 """`add_memory`: put memorygraph in front of the model node of a graph you already have.
 
-Your graph keeps its state, its nodes and its edges. `add_memory` adds
-memorygraph's nodes (``extract_facts -> [approve] -> summarize -> pack_context``),
-sends every edge that led to your model node through them, and adds the keys
-they write to your state. Your model node then sends
-``state["context_package"].to_messages()`` instead of ``state["messages"]``.
+`add_memory` returns a new graph with your state, your nodes and your edges,
+plus memorygraph's nodes (``extract_facts -> [approve] -> summarize -> pack_context``),
+every edge that led to your model node sent through them, and the keys they
+write added to your state. It is built with LangGraph's public ``StateGraph``
+methods (``add_node``, ``add_edge``, ``add_conditional_edges``) from what your
+builder declares, which it reads and leaves as it was. Your model node then
+sends `memorygraph.context_messages` (``state["context_package"].to_messages()``)
+instead of ``state["messages"]``.
 
 The state may be LangGraph's `MessagesState` (its ``messages`` keeps
 `add_messages`), `memorygraph.MemoryState` (``messages`` keeps the validating
@@ -15,17 +18,16 @@ Example:
     >>> from langchain_core.messages import AIMessage, HumanMessage
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> from langgraph.graph import START, MessagesState, StateGraph
-    >>> from memorygraph import MemoryContext, add_memory
+    >>> from memorygraph import MemoryContext, add_memory, context_messages
     >>> from memorygraph.checkpointers import memorygraph_serializer
     >>> def agent(state):
-    ...     sent = state["context_package"].to_messages()  # what memory packed
+    ...     sent = context_messages(state)  # what memory packed
     ...     return {"messages": [AIMessage(f"I was sent {len(sent)} messages")]}
     >>> builder = StateGraph(MessagesState)
     >>> _ = builder.add_node("agent", agent)
     >>> _ = builder.add_edge(START, "agent")
-    >>> add_memory(builder, before="agent")
-    'extract_facts'
-    >>> graph = builder.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
+    >>> with_memory = add_memory(builder, before="agent")
+    >>> graph = with_memory.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
     >>> out = graph.invoke({"messages": [HumanMessage("hi")]},
     ...                    {"configurable": {"thread_id": "t1"}},
     ...                    context=MemoryContext(tenant_id="acme", user_id="ana"))
@@ -35,12 +37,11 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import typing
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -49,11 +50,8 @@ from typing_extensions import TypedDict
 from memorygraph.config import MemoryConfig
 from memorygraph.context import resolve_identity
 from memorygraph.graph._guard import aload_thread, load_thread, owner_config, validate_run_input
-from memorygraph.graph.builder import build_memory_graph
+from memorygraph.graph.builder import adopt, build_memory_graph
 from memorygraph.state import MemoryState
-
-if TYPE_CHECKING:
-    from langgraph.graph._branch import BranchSpec
 
 __all__ = ["add_memory"]
 
@@ -108,15 +106,12 @@ def _remap(target: str, old: str, new: str) -> str:
     return new if target == old else target
 
 
-def _redirected_branch(spec: BranchSpec, old: str, new: str) -> BranchSpec:
-    """The same conditional edge, with destination ``old`` replaced by ``new``."""
-    if spec.ends is not None:
-        if old not in spec.ends.values():
-            return spec
-        ends = {label: _remap(target, old, new) for label, target in spec.ends.items()}
-        return spec._replace(ends=ends)
+def _redirected_path(path: Runnable[Any, Any], name: str, old: str, new: str) -> Runnable[Any, Any]:
+    """A routing function whose destinations are known only at run time, redirected.
 
-    # Without a path map the destinations are only known at run time.
+    It keeps the branch's name: LangGraph names a conditional edge after its path.
+    """
+
     def remap(result: Any) -> Any:
         if isinstance(result, str):
             return _remap(result, old, new)
@@ -124,30 +119,80 @@ def _redirected_branch(spec: BranchSpec, old: str, new: str) -> BranchSpec:
             return [_remap(r, old, new) if isinstance(r, str) else r for r in result]
         return result  # a Send carries its own input: it goes where it says
 
-    path: Runnable[Any, Hashable | list[Hashable]] = spec.path | RunnableLambda(remap)
-    return spec._replace(path=path)
+    return RunnableSequence(path, RunnableLambda(remap), name=name)
 
 
-def _redirect_edges(builder: StateGraph[Any, Any, Any, Any], old: str, new: str) -> int:
-    """Point every edge that leads to ``old`` at ``new``; return how many there were."""
-    count = 0
+def _copy_node(
+    graph: StateGraph[Any, Any, Any, Any],
+    builder: StateGraph[Any, Any, Any, Any],
+    name: str,
+    input_schema: type[Any],
+) -> None:
+    """Add ``builder``'s node ``name`` to ``graph``, as it was added (``add_node``'s options)."""
+    spec = builder.nodes[name]
+    options: dict[str, Any] = {}
+    for option in ("timeout", "trace_policy"):  # newer LangGraph releases only
+        if getattr(spec, option, None) is not None:
+            options[option] = getattr(spec, option)
+    handler = getattr(spec, "error_handler_node", None)
+    if handler is not None:
+        options["error_handler"] = builder.nodes[handler].runnable
+    graph.add_node(
+        name,
+        spec.runnable,
+        input_schema=input_schema,
+        metadata=spec.metadata,
+        retry_policy=spec.retry_policy,
+        cache_policy=spec.cache_policy,
+        defer=spec.defer,
+        destinations=spec.ends or None,
+        **options,
+    )
+
+
+def _rebuilt(
+    builder: StateGraph[Any, Any, Any, Any],
+    before: str,
+    entry: str,
+    schema: type[Any],
+    model_input: type[Any],
+    config: MemoryConfig,
+) -> tuple[_MemoryBuilder, int]:
+    """A new graph: ``builder``'s nodes and edges, every edge into ``before`` sent to ``entry``."""
+    graph = _MemoryBuilder(
+        schema,
+        builder.context_schema,
+        input_schema=builder.input_schema
+        if builder.input_schema is not builder.state_schema
+        else schema,
+        # So that invoke() and get_state() show the package, as with the memory graph.
+        output_schema=schema
+        if builder.output_schema is builder.state_schema
+        else builder.output_schema,
+    )
+    graph.memory_config = config
+    for name, spec in builder.nodes.items():
+        if getattr(spec, "is_error_handler", False):
+            continue  # added again with the node it handles
+        wanted = model_input if name == before else spec.input_schema
+        _copy_node(graph, builder, name, wanted)
+    redirected = 0
     for start, end in sorted(builder.edges):
-        if end == old:
-            builder.edges.discard((start, end))
-            builder.edges.add((start, new))
-            count += 1
+        redirected += end == before
+        graph.add_edge(start, _remap(end, before, entry))
     for starts, end in sorted(builder.waiting_edges):
-        if end == old:
-            builder.waiting_edges.discard((starts, end))
-            builder.waiting_edges.add((starts, new))
-            count += 1
-    for branches in builder.branches.values():
-        for name, spec in list(branches.items()):
-            redirected = _redirected_branch(spec, old, new)
-            if redirected is not spec:
-                branches[name] = redirected
-                count += 1
-    return count
+        redirected += end == before
+        graph.add_edge(list(starts), _remap(end, before, entry))
+    for start, branches in builder.branches.items():
+        for name, branch in branches.items():
+            if branch.ends is None:
+                path, ends = _redirected_path(branch.path, name, before, entry), None
+                redirected += 1  # where it leads is known only at run time
+            else:
+                ends = {label: _remap(end, before, entry) for label, end in branch.ends.items()}
+                path, redirected = branch.path, redirected + (before in branch.ends.values())
+            graph.add_conditional_edges(start, path, ends)
+    return graph, redirected
 
 
 class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
@@ -204,21 +249,14 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
             yield chunk
 
 
-def _compiling_with_memory(
-    compile: Callable[..., CompiledStateGraph[Any, Any, Any, Any]], config: MemoryConfig
-) -> Callable[..., _GraphWithMemory]:
-    """``builder.compile``, returning the same graph as a `_GraphWithMemory`."""
+class _MemoryBuilder(StateGraph[Any, Any, Any, Any]):
+    """The graph `add_memory` returns: its ``compile`` returns a `_GraphWithMemory`."""
 
-    @functools.wraps(compile)
-    def compile_with_memory(*args: Any, **kwargs: Any) -> _GraphWithMemory:
-        compiled = compile(*args, **kwargs)
-        # The way Pregel.copy rebuilds a graph, with our class (as create_memory_graph does).
-        attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
-        graph = _GraphWithMemory(**attrs)
-        graph.memory_config = config
-        return graph
+    memory_config: MemoryConfig
 
-    return compile_with_memory
+    def compile(self, *args: Any, **kwargs: Any) -> _GraphWithMemory:
+        """Compile as LangGraph does; the graph checks each run's input before it is saved."""
+        return adopt(super().compile(*args, **kwargs), _GraphWithMemory, self.memory_config)
 
 
 def add_memory(
@@ -226,24 +264,27 @@ def add_memory(
     *,
     before: str,
     config: MemoryConfig | None = None,
-) -> str:
-    """Run memorygraph before your model node, in your own graph.
+) -> StateGraph[Any, Any, Any, Any]:
+    """Return your graph with memorygraph run before your model node.
 
-    Call it after your nodes and edges are added, then compile as usual (with a
-    checkpointer, and a store for the audit log and durable memory). Every edge
-    that led to ``before`` (from ``START``, from a ``ToolNode``, from a
-    conditional edge) now leads through memorygraph's nodes, which end in
-    ``pack_context``, and then to ``before``. Your model node reads the package
-    from ``state["context_package"]`` and sends ``package.to_messages()``.
+    Call it after your nodes and edges are added, and compile the graph it
+    returns as usual (with a checkpointer, and a store for the audit log and
+    durable memory). The graph is a new `StateGraph` built with LangGraph's
+    public methods: your nodes, with their options, and your edges, except
+    that every edge that led to ``before`` (from ``START``, from a ``ToolNode``,
+    from a conditional edge) now leads through memorygraph's nodes, which end
+    in ``pack_context``, and then to ``before``. Your builder is left as it was.
 
-    The nodes are the ones `memorygraph.build_memory_graph` wires (with no model),
-    with the same names. The keys they write (``context_package``, ``facts``,
-    ``summary``, ...) are added to your state and to its output, so
+    Your model node reads what to send with `memorygraph.context_messages`
+    (``state["context_package"].to_messages()``). The memory nodes are the ones
+    `memorygraph.build_memory_graph` wires (with no model), with the same names.
+    The keys they write (``context_package``, ``facts``, ``summary``, ...) are
+    added to your state and to its output, so
     ``graph.get_state(cfg).values["context_package"]`` is the package of the last
     model call. Your own keys are neither read for memory nor written.
 
-    ``builder.compile(...)`` then checks every run's input before LangGraph saves
-    it, as `MemoryGraph` does: who is calling (`IdentityError`), the new messages
+    The compiled graph checks every run's input before LangGraph saves it, as
+    `MemoryGraph` does: who is calling (`IdentityError`), the new messages
     (`InvalidMessageError`), a resume of a pending approval, and that the request
     alone fits the budget (`ContextBudgetExceeded`). A refused run leaves the
     thread's state and checkpoint history as they were.
@@ -254,10 +295,13 @@ def add_memory(
         config: Budgets, shares and texts (defaults to ``MemoryConfig()``).
 
     Returns:
-        The name of the first memory node. A node of yours that jumps to the model
-        with ``Command(goto=...)`` should jump here instead, to go through memory.
+        The new, uncompiled graph. A node of yours that jumps to the model with
+        ``Command(goto=...)`` should jump to ``"extract_facts"`` instead, to go
+        through memory.
 
     Raises:
+        TypeError: When given a compiled graph (pass the `StateGraph` you
+            compiled it from; for a ``create_agent`` agent use `MemoryMiddleware`).
         ValueError: When ``before`` is not a node yet or nothing leads to it yet,
             when a memorygraph node name is taken, or when your state has no
             ``messages`` or declares a memorygraph key with another reducer.
@@ -271,6 +315,8 @@ def add_memory(
         ...
         ValueError: no edge leads to 'agent' yet: add your edges, then call add_memory
     """
+    if not isinstance(builder, StateGraph):
+        raise TypeError(_NOT_A_BUILDER.format(kind=type(builder).__name__))
     if before not in builder.nodes:
         raise ValueError(f"no node {before!r} in the graph: add your model node first")
     memory_config = config or MemoryConfig()
@@ -281,11 +327,17 @@ def add_memory(
     memory_keys = _check_state(builder.state_schema)
     schema = _with_memory(builder.state_schema, memory_keys)
     (entry,) = (end for start, end in memory.edges if start == START)
-    if _redirect_edges(builder, before, entry) == 0:
+    # The model node reads the package, whatever input schema it was given.
+    model_input = builder.nodes[before].input_schema
+    model_input = (
+        schema if model_input is builder.state_schema else _with_memory(model_input, memory_keys)
+    )
+    graph, redirected = _rebuilt(builder, before, entry, schema, model_input, memory_config)
+    if redirected == 0:
         raise ValueError(f"no edge leads to {before!r} yet: add your edges, then call add_memory")
 
     for name, spec in memory.nodes.items():
-        builder.add_node(
+        graph.add_node(
             name,
             spec.runnable,
             input_schema=schema,
@@ -297,21 +349,17 @@ def add_memory(
         )
     for start, end in memory.edges:
         if start != START:
-            builder.add_edge(start, before if end == END else end)
+            graph.add_edge(start, before if end == END else end)
     for start, branches in memory.branches.items():
-        for name, branch in branches.items():
-            builder.branches[start][name] = _redirected_branch(branch, END, before)
-    # The model node reads the package, whatever input schema it was given.
-    model_node = builder.nodes[before]
-    if model_node.input_schema is builder.state_schema:
-        model_node.input_schema = schema
-    else:
-        model_node.input_schema = _with_memory(model_node.input_schema, memory_keys)
-        builder._add_schema(model_node.input_schema)
-    if builder.output_schema is builder.state_schema:
-        # So that invoke() and get_state() show the package, as with the memory graph.
-        builder.output_schema = schema
-    # LangGraph's compile builds a plain CompiledStateGraph; this builder's returns
-    # one that refuses bad input before anything is written (see _GraphWithMemory).
-    builder.compile = _compiling_with_memory(builder.compile, memory_config)  # type: ignore[method-assign]
-    return entry
+        for branch in branches.values():
+            ends = {k: _remap(v, END, before) for k, v in (branch.ends or {}).items()}
+            graph.add_conditional_edges(start, branch.path, ends or None)
+    return graph
+
+
+_NOT_A_BUILDER = (
+    "add_memory takes the uncompiled StateGraph, got a {kind}: call add_memory(builder, "
+    'before="<your model node>") before builder.compile(...), and compile the graph it '
+    "returns. For an agent made with langchain.agents.create_agent, pass "
+    "middleware=[memorygraph.MemoryMiddleware()] to create_agent instead."
+)

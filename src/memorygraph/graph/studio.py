@@ -1,7 +1,9 @@
 """The entry point for LangGraph Studio and the LangGraph API server (``langgraph.json``).
 
 ``graph`` is the memory graph compiled without a checkpointer or a store: the
-server brings its own and attaches them to every run. The model comes from the
+server brings its own and attaches them to every run. ``agent`` is the same
+memory in a LangChain ``create_agent`` agent, through `MemoryMiddleware`
+(served as ``memorygraph_agent``). The model comes from the
 environment, as for the ``memorygraph`` command: ``MEMORYGRAPH_MODEL`` (through
 ``init_chat_model``), else ``ChatOpenAI`` when ``OPENAI_API_KEY`` is set, else
 the offline model.
@@ -31,10 +33,14 @@ import math
 import re
 from collections.abc import Sequence
 
-from memorygraph.cli import resolve_model
-from memorygraph.graph.builder import MemoryGraph, create_memory_graph
+from langchain.agents import create_agent
 
-__all__ = ["EMBEDDING_DIMS", "embed_texts", "graph"]
+from memorygraph.cli import resolve_model
+from memorygraph.context import MemoryContext
+from memorygraph.graph.builder import MemoryGraph, create_memory_graph
+from memorygraph.graph.middleware import MemoryMiddleware
+
+__all__ = ["EMBEDDING_DIMS", "agent", "embed_texts", "graph"]
 
 EMBEDDING_DIMS = 256
 """The size of `embed_texts` vectors; ``store.index.dims`` in ``langgraph.json``."""
@@ -74,3 +80,12 @@ def embed_texts(texts: Sequence[str]) -> list[list[float]]:
 
 graph: MemoryGraph = create_memory_graph(resolve_model())
 """The memory graph as the API server loads it: no checkpointer, no store of its own."""
+
+agent = create_agent(
+    resolve_model(),
+    [],
+    middleware=[MemoryMiddleware()],
+    context_schema=MemoryContext,
+    name="memorygraph_agent",
+)
+"""A LangChain ``create_agent`` agent with `MemoryMiddleware`, served as ``memorygraph_agent``."""

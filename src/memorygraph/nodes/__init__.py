@@ -1,9 +1,13 @@
 """memorygraph's graph nodes, each a pure core plus a thin node.
 
 Use them in your own graph: any state with ``messages`` plus the memorygraph
-keys a node reads will do (merge `memorygraph.MemoryState` into yours).
+keys a node reads will do (merge `memorygraph.MemoryState` into yours). Each
+node is a `MemoryStep`: a LangChain ``RunnableLambda`` for ``add_node``, whose
+plain functions ``step.run(state, config, runtime)`` and ``step.arun`` are the
+step itself.
 """
 
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.nodes.approve import approve, make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model, strip_reasoning
 from memorygraph.nodes.extract_facts import (
@@ -26,6 +30,7 @@ from memorygraph.nodes.summarize import (
 )
 
 __all__ = [
+    "MemoryStep",
     "abuild_package",
     "aextract_facts_from",
     "approve",

@@ -58,7 +58,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import (
@@ -76,6 +75,7 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.errors import ResumeValueError, validation_message
 from memorygraph.extractors.base import fact_id
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, TaskState
 from memorygraph.store.facts import aput_facts, put_facts
 
@@ -326,7 +326,7 @@ def _changes(state: Mapping[str, Any], outcome: ApprovalOutcome) -> dict[str, An
     return changes
 
 
-def make_approve(config: MemoryConfig | None = None) -> RunnableCallable:
+def make_approve(config: MemoryConfig | None = None) -> MemoryStep:
     """Make an ``approve`` node.
 
     Args:
@@ -380,7 +380,7 @@ def make_approve(config: MemoryConfig | None = None) -> RunnableCallable:
             )
         return _changes(state, outcome)
 
-    return RunnableCallable(approve, aapprove, name="approve")
+    return MemoryStep("approve", approve, aapprove)
 
 
 approve = make_approve()

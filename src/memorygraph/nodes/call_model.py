@@ -23,7 +23,6 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
@@ -31,10 +30,11 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.inputs import clean_message
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
 from memorygraph.store.audit import aappend_audit, append_audit, audit_record
 
-__all__ = ["make_call_model", "record_audit", "strip_reasoning"]
+__all__ = ["arecord_audit", "make_call_model", "record_audit", "strip_reasoning", "usage_of"]
 
 logger = logging.getLogger("memorygraph.audit")
 
@@ -143,7 +143,8 @@ async def arecord_audit(
     return record
 
 
-def _usage(reply: AIMessage) -> TokenUsage:
+def usage_of(reply: AIMessage) -> TokenUsage:
+    """The token usage a reply reports, as one call."""
     usage = reply.usage_metadata
     if usage is None:
         return TokenUsage(calls=1)
@@ -155,9 +156,7 @@ def _usage(reply: AIMessage) -> TokenUsage:
     )
 
 
-def make_call_model(
-    model: BaseChatModel, *, config: MemoryConfig | None = None
-) -> RunnableCallable:
+def make_call_model(model: BaseChatModel, *, config: MemoryConfig | None = None) -> MemoryStep:
     """Make a ``call_model`` node (sync and async) for a chat model.
 
     Args:
@@ -187,7 +186,7 @@ def make_call_model(
             config=memory_config,
         )
         reply = strip_reasoning(model.invoke(package.to_messages(), config))
-        return {"messages": [reply], "usage": _usage(reply)}
+        return {"messages": [reply], "usage": usage_of(reply)}
 
     async def acall_model(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
@@ -202,9 +201,9 @@ def make_call_model(
             config=memory_config,
         )
         reply = strip_reasoning(await model.ainvoke(package.to_messages(), config))
-        return {"messages": [reply], "usage": _usage(reply)}
+        return {"messages": [reply], "usage": usage_of(reply)}
 
-    return RunnableCallable(call_model, acall_model, name="call_model")
+    return MemoryStep("call_model", call_model, acall_model)
 
 
 def _inputs(

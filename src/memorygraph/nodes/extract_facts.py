@@ -46,7 +46,6 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
@@ -63,6 +62,7 @@ from memorygraph.extractors.base import (
     sensitivity_floor,
 )
 from memorygraph.extractors.rule_based import RuleBasedExtractor
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, ResolvedReference, TaskState, TrustLevel
 from memorygraph.references import resolve_references
 from memorygraph.state import merge_facts, trim_facts
@@ -808,7 +808,7 @@ def make_extract_facts(
     *,
     extractor: FactExtractor | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> RunnableCallable:
+) -> MemoryStep:
     """Make an ``extract_facts`` node (sync and async) with its own extractor.
 
     The node reads the user's durable facts from ``runtime.store`` (when the
@@ -904,7 +904,7 @@ def make_extract_facts(
             )
         return update.state_update(state)
 
-    return RunnableCallable(extract_facts, aextract_facts, name="extract_facts")
+    return MemoryStep("extract_facts", extract_facts, aextract_facts)
 
 
 extract_facts = make_extract_facts()

@@ -43,7 +43,6 @@ from langchain_core.messages import (
     message_to_dict,
 )
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from pydantic import ValidationError
@@ -58,6 +57,7 @@ from memorygraph.errors import (
     ToolRoundsExceeded,
     validation_message,
 )
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.packing.summary import fit_summary_text, summary_text
 from memorygraph.packing.truncation import shorten_tool_results
 from memorygraph.records import (
@@ -1032,7 +1032,7 @@ def make_pack_context(
     counter: TokenCounter | None = None,
     clock: Callable[[], datetime] | None = None,
     retriever: Retriever | None = None,
-) -> RunnableCallable:
+) -> MemoryStep:
     """Make a ``pack_context`` node (sync and async) with its own configuration.
 
     Args:
@@ -1117,7 +1117,7 @@ def make_pack_context(
             await _arecord(runtime.store, package, state, identity, memory_config, now, inputs)
         return {"context_package": package}
 
-    return RunnableCallable(pack_context, apack_context, name="pack_context")
+    return MemoryStep("pack_context", pack_context, apack_context)
 
 
 # Every input besides the state goes through this one dict, so the restricted

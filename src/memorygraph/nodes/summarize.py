@@ -30,13 +30,13 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from memorygraph._turns import message_id, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
+from memorygraph.nodes._steps import MemoryStep
 from memorygraph.records import SessionSummary
 from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
@@ -215,7 +215,7 @@ def make_summarize(
     *,
     summarizer: Summarizer | None = None,
     counter: TokenCounter | None = None,
-) -> RunnableCallable:
+) -> MemoryStep:
     """Make a ``summarize`` node (sync and async; async awaits the summarizer and the store).
 
     Args:
@@ -278,7 +278,7 @@ def make_summarize(
         )
         return _folded(consumed, update)
 
-    return RunnableCallable(summarize, asummarize, name="summarize")
+    return MemoryStep("summarize", summarize, asummarize)
 
 
 _NO_STORE = "summarize needs a store to archive old turns; nothing was folded"
