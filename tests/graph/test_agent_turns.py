@@ -118,8 +118,7 @@ def test_every_tool_turn_gets_exactly_one_tool_round(
 ) -> None:
     model = looping_model()
     builder = agent_builder(model, result_tokens)
-    add_memory(builder, before="agent", config=MemoryConfig(token_budget=budget))
-    graph = builder.compile(
+    graph = add_memory(builder, before="agent", config=MemoryConfig(token_budget=budget)).compile(
         checkpointer=stack.enter_context(open_checkpointer(sqlite_url)),
         store=stack.enter_context(open_store(sqlite_url)),
     )
@@ -165,8 +164,7 @@ def test_a_model_that_keeps_calling_tools_stops_at_max_tool_rounds(
 
     stubborn = RecordingChatModel(respond=always_calls)
     builder = agent_builder(stubborn, 25)
-    add_memory(builder, before="agent", config=MemoryConfig(max_tool_rounds=3))
-    graph = builder.compile(
+    graph = add_memory(builder, before="agent", config=MemoryConfig(max_tool_rounds=3)).compile(
         checkpointer=stack.enter_context(open_checkpointer(sqlite_url)),
         store=stack.enter_context(open_store(sqlite_url)),
     )
