@@ -535,8 +535,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         help="LoCoMo conversations for the requests-refer-to-the-past workload (default 1; 0: off)",
     )
-    parser.add_argument("--locomo-sessions", type=int, help="sessions fed (default all)")
-    parser.add_argument("--locomo-questions", type=int, help="questions asked (default all)")
+    parser.add_argument(
+        "--locomo-sessions", type=int, help="sessions fed (default all, 0: all; --quick 2)"
+    )
+    parser.add_argument(
+        "--locomo-questions", type=int, help="questions asked (default all, 0: all; --quick 5)"
+    )
     parser.add_argument("--locomo-data", type=Path, default=DEFAULT_DATA, help="LoCoMo JSON")
     parser.add_argument(
         "--profile-nodes", action="store_true", help="time each node and checkpoint call"
@@ -576,9 +580,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown anchors {sorted(unknown)}; choose from {sorted(ANCHORS)}")
     if args.locomo_conversations is None:
         args.locomo_conversations = 1
-    if quick:
-        args.locomo_sessions = args.locomo_sessions or 2
-        args.locomo_questions = args.locomo_questions or 5
+    if args.locomo_sessions is None:
+        args.locomo_sessions = 2 if quick else 0  # 0: all
+    if args.locomo_questions is None:
+        args.locomo_questions = 5 if quick else 0
     return args
 
 
@@ -640,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.locomo_data,
                 args.locomo_conversations,
                 args.locomo_sessions,
-                args.locomo_questions or 0,
+                args.locomo_questions,
                 work,
                 systems,
             )
