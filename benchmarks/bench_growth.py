@@ -72,9 +72,17 @@ from backends import (
     postgres_setting,
     sqlite_backend,
 )
+from growth_report import (
+    TARGET_ANCHOR_RATIO,
+    TARGET_EXPONENT,
+    TARGET_RATIO,
+    TARGET_RECALLED_SHARE,
+    TARGET_TIME_RATIO,
+    print_report,
+)
 from langchain_core.messages import HumanMessage
-from locomo_chat import DEFAULT_DATA, bench_locomo_chat, print_locomo_chat
-from node_profile import print_profiles, profile_thread
+from locomo_chat import DEFAULT_DATA, bench_locomo_chat
+from node_profile import profile_thread
 from systems import (
     ANCHOR_PACKAGES,
     ANCHORS,
@@ -90,12 +98,6 @@ from systems import (
 
 from memorygraph import MemoryConfig
 
-TARGET_RATIO = 0.02
-TARGET_EXPONENT = 1.1
-TARGET_TIME_RATIO = 1.3
-TARGET_ANCHOR_RATIO = 2.0  # memorygraph / create_agent ms per turn
-TARGET_RECALLED_SHARE = 0.10  # recalled tokens / budget, when no request refers to the past
-
 # --- running turns ---
 
 
@@ -106,6 +108,8 @@ class Run:
     checkpoint_bytes: dict[int, int] = field(default_factory=dict)
     store_bytes: dict[int, int] = field(default_factory=dict)
     turn_seconds: list[float] = field(default_factory=list)
+    turn_cpu: list[float] = field(default_factory=list)  # the process's CPU time per turn
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average
     prompt_tokens: dict[str, list[int]] = field(default_factory=dict)
     recalled: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -125,7 +129,10 @@ class Lane:
 def run_lanes(lanes: Sequence[Lane], label: str) -> dict[str, Run]:
     """Run the lanes' threads turn by turn, round robin, each to its own length.
 
-    Only ``run_turn`` is timed; sizes and observations are taken after.
+    Only ``run_turn`` is timed, in wall time and in the process's CPU time
+    (which other jobs on a shared machine inflate far less; no other work of
+    this process runs meanwhile, and LangGraph's background saves end within
+    the turn); sizes and observations are taken after.
     """
     longest = max(lane.turns for lane in lanes)
     start = time.perf_counter()
@@ -134,10 +141,12 @@ def run_lanes(lanes: Sequence[Lane], label: str) -> dict[str, Run]:
         for lane in lanes:
             if turn > lane.turns:
                 continue
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             output = lane.subject.run_turn(message)
             ended = time.perf_counter()
+            lane.run.turn_cpu.append(time.process_time() - cpu)
             lane.run.turn_seconds.append(ended - began)
+            lane.run.load.append(os.getloadavg()[0])
             lane.run.seconds += ended - began
             lane.subject.observe(output)
             lane.backend.after_turn(turn)
@@ -273,8 +282,18 @@ def bench_sizes(
 
 def bench_timing(run: Run, timing: Sequence[int], width: int) -> dict[str, Any]:
     ms = {str(at): window_median_ms(run.turn_seconds, at, width) for at in timing}
+    cpu = {str(at): window_median_ms(run.turn_cpu, at, width) for at in timing}
+    load = {str(at): statistics.fmean(window(run.load, at, width)) for at in timing}
     first, last = (str(at) for at in (timing[0], timing[-1]))
-    return {"backend": "sqlite", "window": width, "ms_per_turn": ms, "ratio": ms[last] / ms[first]}
+    return {
+        "backend": "sqlite",
+        "window": width,
+        "ms_per_turn": ms,
+        "ratio": ms[last] / ms[first],
+        "cpu_ms_per_turn": cpu,
+        "cpu_ratio": cpu[last] / cpu[first],
+        "load_average": load,
+    }
 
 
 def bench_recalled(run: Run, compare: Sequence[int], width: int) -> dict[str, Any]:
@@ -303,6 +322,8 @@ def bench_anchor(
     points = sorted({min(at, turns - width // 2) for at in compare})
     anchor_ms = {str(at): window_median_ms(anchor.turn_seconds, at, width) for at in points}
     ours_ms = {str(at): window_median_ms(memorygraph.turn_seconds, at, width) for at in points}
+    anchor_cpu = {str(at): window_median_ms(anchor.turn_cpu, at, width) for at in points}
+    ours_cpu = {str(at): window_median_ms(memorygraph.turn_cpu, at, width) for at in points}
     replies, summaries = anchor.prompt_tokens["reply"], anchor.prompt_tokens.get("summary", [])
     ours = memorygraph.prompt_tokens["reply"][:turns]
     tail = slice(-width, None)
@@ -316,6 +337,12 @@ def bench_anchor(
         "ms_per_turn": anchor_ms,
         "memorygraph_ms_per_turn": ours_ms,
         "memorygraph_ratio": {at: ours_ms[at] / anchor_ms[at] for at in anchor_ms},
+        "cpu_ms_per_turn": anchor_cpu,
+        "memorygraph_cpu_ms_per_turn": ours_cpu,
+        "memorygraph_cpu_ratio": {at: ours_cpu[at] / anchor_cpu[at] for at in anchor_cpu},
+        "load_average": {
+            str(at): statistics.fmean(window(anchor.load, at, width)) for at in points
+        },
         "mean_ms_per_turn": statistics.fmean(anchor.turn_seconds) * 1e3,
         "memorygraph_mean_ms_per_turn": statistics.fmean(memorygraph.turn_seconds[:turns]) * 1e3,
         "reply_calls": len(replies),
@@ -401,110 +428,6 @@ def targets(results: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
     return met
 
 
-# --- output ---
-
-
-def mb(size: int) -> str:
-    return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
-
-
-def print_sizes(results: dict[str, Any]) -> None:
-    for backend_name, growth in results["growth"].items():
-        if "skipped" in growth:
-            print(f"\n{backend_name}: skipped ({growth['skipped']})")
-            continue
-        sizes = list(growth["ratio"])
-        note = ""
-        if "autovacuum" in growth:
-            note = f", server autovacuum {growth['autovacuum']}"
-            if growth["vacuum_every"]:
-                note += f", VACUUM every {growth['vacuum_every']} turns"
-        print(f"\nCheckpoint bytes, {backend_name} (one thread{note})")
-        print(f"{'turns':>7}{'memorygraph':>14}{'(store)':>12}{'baseline':>14}{'ratio':>9}")
-        for turns in sizes:
-            print(
-                f"{turns:>7}"
-                f"{mb(growth['memorygraph']['checkpoint_bytes'][turns]):>14}"
-                f"{mb(growth['memorygraph']['store_bytes'][turns]):>12}"
-                f"{mb(growth['baseline']['checkpoint_bytes'][turns]):>14}"
-                f"{growth['ratio'][turns]:>9.4f}"
-            )
-        exponents = [growth[name]["exponent"] for name in ("memorygraph", "baseline")]
-        print(
-            "growth exponent: "
-            + ", ".join(
-                f"{name} {value:.2f}" if value is not None else f"{name} n/a"
-                for name, value in zip(("memorygraph", "baseline"), exponents, strict=True)
-            )
-            + f"  (targets: ratio <= {TARGET_RATIO} at {sizes[-1]} turns, "
-            f"exponent <= {TARGET_EXPONENT})"
-        )
-
-
-def print_anchor(name: str, row: dict[str, Any]) -> None:
-    if not row["installed"]:
-        print(f"\n{name} is not installed ({row['hint']}): comparison skipped")
-        return
-    print(f"\n{name} ({row['version']}), {row['turns']} turns on SQLite, same run")
-    print(f"{'':<36}{name:>13}{'memorygraph':>13}{'mg / ' + name:>20}")
-    for at, ratio in row["memorygraph_ratio"].items():
-        print(
-            f"{'ms per turn around turn ' + at:<36}{row['ms_per_turn'][at]:>13.1f}"
-            f"{row['memorygraph_ms_per_turn'][at]:>13.1f}{ratio:>20.2f}"
-        )
-    print(
-        f"{'prompt tokens per reply call':<36}{row['prompt_tokens_per_reply_call']:>13.0f}"
-        f"{row['memorygraph_prompt_tokens_per_reply_call']:>13.0f}"
-        f"{row['prompt_tokens_ratio']:>20.2f}"
-    )
-    print(
-        f"{'  the same, last window':<36}{row['prompt_tokens_per_reply_call_last']:>13.0f}"
-        f"{row['memorygraph_prompt_tokens_per_reply_call_last']:>13.0f}"
-    )
-    print(
-        f"{'prompt tokens per turn, all calls':<36}{row['prompt_tokens_per_turn']:>13.0f}"
-        f"{row['memorygraph_prompt_tokens_per_turn']:>13.0f}"
-    )
-    ours = row["memorygraph_checkpoint_bytes"] + row["memorygraph_store_bytes"]
-    print(
-        f"{'bytes on disk at turn ' + str(row['turns']):<36}{mb(row['checkpoint_bytes']):>13}"
-        f"{mb(ours):>13}   (memorygraph: checkpoints "
-        f"{mb(row['memorygraph_checkpoint_bytes'])}, store {mb(row['memorygraph_store_bytes'])})"
-    )
-    print(f"{name} made {row['summary_calls']} summary calls")
-
-
-def print_report(results: dict[str, Any]) -> None:
-    print_sizes(results)
-    timing = results["timing"]
-    if timing is None:
-        return
-    first, last = list(timing["ms_per_turn"])
-    print(
-        f"\nTime per turn, memorygraph on SQLite (median of {timing['window']} turns): "
-        f"turn {first}: {timing['ms_per_turn'][first]:.1f} ms, "
-        f"turn {last}: {timing['ms_per_turn'][last]:.1f} ms, "
-        f"ratio {timing['ratio']:.2f} (target <= {TARGET_TIME_RATIO})"
-    )
-    for name, row in results["anchors"].items():
-        print_anchor(name, row)
-    recalled = results["recalled"]
-    if recalled.get("turns"):
-        at = ", ".join(
-            f"{share:.1%} around turn {point}"
-            for point, share in recalled["share_of_budget_at"].items()
-        )
-        print(
-            f"\nmemorygraph's recalled tokens (no request refers to the past): mean "
-            f"{recalled['mean_tokens']:.0f} of a {recalled['budget']}-token budget, "
-            f"{recalled['share_of_budget']:.1%} ({at}; target <= {TARGET_RECALLED_SHARE:.0%})"
-        )
-    if results.get("locomo_chat"):
-        print_locomo_chat(results["locomo_chat"])
-    if results.get("profiles"):
-        print_profiles(results["profiles"])
-
-
 def parse_turns(text: str) -> list[int]:
     values = sorted({int(part) for part in text.split(",") if part.strip()})
     if not values or values[0] <= 0:
@@ -516,7 +439,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     doc = __doc__ or ""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--turns", type=parse_turns, help="sizes (default 250,500,1000)")
-    parser.add_argument("--backends", default=None, help="sqlite,postgres (default both)")
+    parser.add_argument(
+        "--backends", help="sqlite,postgres (default both; '' for neither, e.g. a profile alone)"
+    )
     parser.add_argument("--timing", type=parse_turns, help="two turns to time (default 50,2000)")
     parser.add_argument(
         "--compare-at", type=parse_turns, help="turns to time against the anchors (default 40,1000)"
@@ -572,7 +497,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.timing = args.timing or ([10, 90] if quick else [50, 2000])
     args.compare_at = args.compare_at or ([10, 90] if quick else [40, 1000])
     args.window = args.window or (10 if quick else 20)
-    args.backends = (args.backends or ("sqlite" if quick else "sqlite,postgres")).split(",")
+    if args.backends is None:
+        args.backends = "sqlite" if quick else "sqlite,postgres"
+    args.backends = [name for name in args.backends.split(",") if name.strip()]
+    if unknown := set(args.backends) - {"sqlite", "postgres"}:
+        parser.error(f"unknown backends {sorted(unknown)}; choose from postgres, sqlite")
     args.anchors = [name for name in args.anchors.split(",") if name.strip()]
     if len(args.timing) != 2:
         parser.error("--timing takes exactly two turns")

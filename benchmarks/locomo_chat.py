@@ -175,6 +175,11 @@ def print_locomo_chat(results: dict[str, Any]) -> None:
         f"{'system':<14}{'questions':>10}{'tokens/call':>13}{'mean':>8}{'EvR':>7}"
         f"{'recalled/B':>12}{'summaries':>11}"
     )
+    print(
+        "(EvR: the share of each question's evidence turns found in the prompt. The anchors'"
+        " summaries\n are the fake model's fixed reply, so theirs counts only the turns they"
+        " pass verbatim.)"
+    )
     for name, row in results["systems"].items():
         if not row["installed"]:
             print(f"{name:<14}  not installed")
