@@ -116,6 +116,10 @@ def test_timing_and_targets(quick: dict[str, Any]) -> None:
     first, last = timing["ms_per_turn"].values()
     assert 0 < first < 10_000 and 0 < last < 10_000
     assert timing["ratio"] == pytest.approx(last / first)
+    cpu_first, cpu_last = timing["cpu_ms_per_turn"].values()
+    assert 0 < cpu_first < 10_000 and 0 < cpu_last < 10_000
+    assert timing["cpu_ratio"] == pytest.approx(cpu_last / cpu_first)
+    assert list(timing["load_average"]) == list(timing["ms_per_turn"])
     expected = {"sqlite", "time_ratio", "create_agent_ratio", "recalled_share"}
     assert set(quick["targets"]) == expected
     ratios = quick["anchors"]["create_agent"]["memorygraph_ratio"].values()
@@ -132,6 +136,9 @@ def check_anchor(row: dict[str, Any], turns: int) -> None:
         ours, theirs = row["memorygraph_ms_per_turn"][at], row["ms_per_turn"][at]
         assert 0 < theirs < 10_000
         assert row["memorygraph_ratio"][at] == pytest.approx(ours / theirs)
+        ours, theirs = row["memorygraph_cpu_ms_per_turn"][at], row["cpu_ms_per_turn"][at]
+        assert 0 < theirs < 10_000
+        assert row["memorygraph_cpu_ratio"][at] == pytest.approx(ours / theirs)
     assert row["prompt_tokens_per_reply_call"] > 0
     assert row["memorygraph_prompt_tokens_per_reply_call"] > 0
     assert row["prompt_tokens_ratio"] == pytest.approx(
