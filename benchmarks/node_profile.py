@@ -191,7 +191,8 @@ def profile_thread(
     """Run ``turns`` turns with the timer on, and summarise windows around ``points``.
 
     With ``stats_path``, the last window also runs under `cProfile` (main
-    thread only) and its stats are written there.
+    thread only: not the background checkpoint saves) and its stats are
+    written there; the functions with the most own time are returned, per turn.
 
     Returns:
         ``{"windows": {point: {component: mean ms}}, "median_ms": {...}, "top": [...]}``.
@@ -199,6 +200,7 @@ def profile_thread(
     timer = instrument(subject, durability)
     per_turn: list[dict[str, float]] = []
     last_low = max(1, points[-1] - width // 2)
+    last_high = min(turns, last_low + width - 1)
     profiler = cProfile.Profile() if stats_path is not None else None
     for turn in range(1, turns + 1):
         if profiler is not None and turn == last_low:
@@ -208,14 +210,15 @@ def profile_thread(
         began = time.perf_counter()
         output = subject.run_turn(message)
         per_turn.append(timer.end_turn(began, time.perf_counter()))
+        if profiler is not None and turn == last_high:
+            profiler.disable()
         subject.observe(output)
         if turn % 250 == 0 or turn == turns:
             print(f"  {label} profile: turn {turn}/{turns}", flush=True, file=sys.stderr)
     top: list[dict[str, Any]] = []
     if profiler is not None and stats_path is not None:
-        profiler.disable()
         profiler.dump_stats(str(stats_path))
-        top = top_functions(profiler, count=12)
+        top = top_functions(profiler, count=12, turns=last_high - last_low + 1)
     windows: dict[str, dict[str, float]] = {}
     medians: dict[str, float] = {}
     for at in points:
@@ -239,17 +242,17 @@ def profile_thread(
     }
 
 
-def top_functions(profiler: cProfile.Profile, count: int) -> list[dict[str, Any]]:
-    """The functions with the most own time in a profile."""
+def top_functions(profiler: cProfile.Profile, count: int, turns: int) -> list[dict[str, Any]]:
+    """The functions with the most own time in a profile of ``turns`` turns, per turn."""
     stats = pstats.Stats(profiler, stream=io.StringIO())
     rows = []
     for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append(
             {
                 "function": f"{Path(filename).name}:{line}({name})",
-                "calls": calls,
-                "own_ms": own * 1e3,
-                "cumulative_ms": cumulative * 1e3,
+                "calls": calls / turns,
+                "own_ms": own * 1e3 / turns,
+                "cumulative_ms": cumulative * 1e3 / turns,
             }
         )
     rows.sort(key=lambda row: -row["own_ms"])
@@ -294,8 +297,10 @@ def print_profiles(profiles: Sequence[dict[str, Any]]) -> None:
             print(f"{name:<46}{cells}")
         medians = "".join(f"{profile['median_ms'][at]:>12.1f}" for at in points)
         print(f"{'turn, median':<46}{medians}")
+        if profile["top"]:
+            print("cProfile of the last window, main thread, per turn (own time first):")
         for row in profile["top"]:
             print(
-                f"  {row['own_ms']:>8.1f} ms own {row['cumulative_ms']:>8.1f} ms cum "
-                f"{row['calls']:>8} calls  {row['function']}"
+                f"  {row['own_ms']:>8.2f} ms own {row['cumulative_ms']:>8.2f} ms cum "
+                f"{row['calls']:>9.1f} calls  {row['function']}"
             )
