@@ -67,12 +67,14 @@ class NodeTimer(BaseCallbackHandler):
         self.saver_lock = threading.Lock()
         self.root: UUID | None = None
         self.root_start = self.root_end = 0.0
+        self.root_cpu_start = self.root_cpu_end = 0.0
         self.phase = "before"
-        self.nodes: dict[UUID, tuple[str, float]] = {}
+        self.nodes: dict[UUID, tuple[str, float, float]] = {}
         self.spent: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # CPU time of the same components
 
     def begin_turn(self) -> None:
-        self.root, self.phase, self.spent = None, "before", {}
+        self.root, self.phase, self.spent, self.cpu = None, "before", {}, {}
         self.nodes.clear()
 
     def add(self, name: str, seconds: float) -> None:
@@ -91,17 +93,23 @@ class NodeTimer(BaseCallbackHandler):
         now = time.perf_counter()
         if parent_run_id is None and self.root is None:
             self.root, self.root_start, self.phase = run_id, now, "run"
+            self.root_cpu_start = time.process_time()
         elif parent_run_id is not None and parent_run_id == self.root:
             name = kwargs.get("name") or (metadata or {}).get("langgraph_node") or "?"
-            self.nodes[run_id] = (str(name), now)
+            self.nodes[run_id] = (str(name), now, time.thread_time())
 
     def _end(self, run_id: UUID) -> None:
         now = time.perf_counter()
         if run_id == self.root:
             self.root_end, self.phase = now, "after"
+            self.root_cpu_end = time.process_time()
         elif run_id in self.nodes:
-            name, began = self.nodes.pop(run_id)
+            name, began, cpu = self.nodes.pop(run_id)
             self.add(f"node {name}", now - began)
+            # A node runs in one thread: its own CPU time, not the saves beside it.
+            self.cpu[f"node {name}"] = self.cpu.get(f"node {name}", 0.0) + (
+                time.thread_time() - cpu
+            )
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id)
@@ -140,8 +148,21 @@ class NodeTimer(BaseCallbackHandler):
 
         setattr(target, method, timed)
 
-    def end_turn(self, began: float, ended: float) -> dict[str, float]:
-        """The turn's components, in seconds."""
+    def end_turn(
+        self, began: float, ended: float, cpu_began: float, cpu_ended: float
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """The turn's components, in seconds: wall time, and CPU time where it is known.
+
+        CPU time: the process's (`time.process_time`) for the turn and its
+        phases before and after the run, the node's thread's for a node.
+        """
+        cpu = dict(self.cpu)
+        cpu[TOTAL] = cpu_ended - cpu_began
+        if self.root is not None:
+            cpu[BEFORE] = self.root_cpu_start - cpu_began
+            cpu[AFTER] = cpu_ended - self.root_cpu_end
+        if SAVES_CPU in self.spent:
+            cpu[SAVES] = self.spent[SAVES_CPU]
         spent = dict(self.spent)
         nodes = sum(value for name, value in spent.items() if name.startswith("node "))
         if self.root is not None:
@@ -152,7 +173,7 @@ class NodeTimer(BaseCallbackHandler):
                 inside += spent.get(SAVES, 0.0)
             spent[RUN_OTHER] = (self.root_end - self.root_start) - inside
         spent[TOTAL] = ended - began
-        return spent
+        return spent, cpu
 
 
 def instrument(subject: Subject, durability: str = "async") -> NodeTimer:
@@ -199,6 +220,7 @@ def profile_thread(
     """
     timer = instrument(subject, durability)
     per_turn: list[dict[str, float]] = []
+    per_turn_cpu: list[dict[str, float]] = []
     last_low = max(1, points[-1] - width // 2)
     last_high = min(turns, last_low + width - 1)
     profiler = cProfile.Profile() if stats_path is not None else None
@@ -207,9 +229,11 @@ def profile_thread(
             profiler.enable()
         message = HumanMessage(text_of(turn, HUMAN_CHARS))
         timer.begin_turn()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         output = subject.run_turn(message)
-        per_turn.append(timer.end_turn(began, time.perf_counter()))
+        spent, spent_cpu = timer.end_turn(began, time.perf_counter(), cpu, time.process_time())
+        per_turn.append(spent)
+        per_turn_cpu.append(spent_cpu)
         if profiler is not None and turn == last_high:
             profiler.disable()
         subject.observe(output)
@@ -220,17 +244,19 @@ def profile_thread(
         profiler.dump_stats(str(stats_path))
         top = top_functions(profiler, count=12, turns=last_high - last_low + 1)
     windows: dict[str, dict[str, float]] = {}
+    cpu_windows: dict[str, dict[str, float]] = {}
     medians: dict[str, float] = {}
+    cpu_medians: dict[str, float] = {}
     for at in points:
         low = max(1, at - width // 2)
         rows = per_turn[low - 1 : min(len(per_turn), low + width - 1)]
+        cpu_rows = per_turn_cpu[low - 1 : min(len(per_turn), low + width - 1)]
         if not rows:
             continue
-        names = sorted({name for row in rows for name in row}, key=_order)
-        windows[str(at)] = {
-            name: statistics.fmean(row.get(name, 0.0) for row in rows) * 1e3 for name in names
-        }
+        windows[str(at)] = _means(rows)
+        cpu_windows[str(at)] = _means(cpu_rows)
         medians[str(at)] = statistics.median(row[TOTAL] for row in rows) * 1e3
+        cpu_medians[str(at)] = statistics.median(row[TOTAL] for row in cpu_rows) * 1e3
     return {
         "system": subject.name,
         "durability": durability,
@@ -238,8 +264,16 @@ def profile_thread(
         "window": width,
         "windows": windows,
         "median_ms": medians,
+        "cpu_windows": cpu_windows,
+        "cpu_median_ms": cpu_medians,
         "top": top,
     }
+
+
+def _means(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each component's mean over the rows, in ms (0 in a row that lacks it)."""
+    names = sorted({name for row in rows for name in row}, key=_order)
+    return {name: statistics.fmean(row.get(name, 0.0) for row in rows) * 1e3 for name in names}
 
 
 def top_functions(profiler: cProfile.Profile, count: int, turns: int) -> list[dict[str, Any]]:
@@ -281,21 +315,23 @@ def print_profiles(profiles: Sequence[dict[str, Any]]) -> None:
         print(
             f"\nPer-turn time of {profile['system']} by component (mean ms over "
             f"{profile['window']} turns around each turn; durability "
-            f"{profile['durability']!r}, callbacks on)"
+            f"{profile['durability']!r}, callbacks on): wall ms, share of the turn, CPU ms"
         )
-        print(f"{'':<46}" + "".join(f"{'turn ' + at:>12}" for at in points))
+        print(f"{'':<46}" + "".join(f"{'turn ' + at:>22}" for at in points))
         names = sorted({name for at in points for name in profile["windows"][at]}, key=_order)
         for name in names:
-            values = [profile["windows"][at].get(name, 0.0) for at in points]
-            shares = [
-                value / profile["windows"][at][TOTAL] if profile["windows"][at][TOTAL] else 0.0
-                for value, at in zip(values, points, strict=True)
-            ]
-            cells = "".join(
-                f"{value:>7.1f} {share:>3.0%}" for value, share in zip(values, shares, strict=True)
-            )
+            cells = ""
+            for at in points:
+                wall, total = profile["windows"][at].get(name, 0.0), profile["windows"][at][TOTAL]
+                cpu = profile["cpu_windows"][at].get(name)
+                share = wall / total if total else 0.0
+                cpu_text = f"{cpu:.1f}" if cpu is not None else ""
+                cells += f"{wall:>9.1f} {share:>4.0%} {cpu_text:>7}"
             print(f"{name:<46}{cells}")
-        medians = "".join(f"{profile['median_ms'][at]:>12.1f}" for at in points)
+        medians = "".join(
+            f"{profile['median_ms'][at]:>14.1f} {profile['cpu_median_ms'][at]:>7.1f}"
+            for at in points
+        )
         print(f"{'turn, median':<46}{medians}")
         if profile["top"]:
             print("cProfile of the last window, main thread, per turn (own time first):")
