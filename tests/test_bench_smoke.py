@@ -217,6 +217,11 @@ def test_node_profiles(quick: dict[str, Any]) -> None:
         total = sum(row[name] for name in parts) + node_time
         assert total == pytest.approx(row["turn"])
         assert memorygraph["median_ms"][at] > 0
+        # CPU time: the turn's and each node's; a node's thread cannot use more than its wall time.
+        cpu = memorygraph["cpu_windows"][at]
+        assert cpu["turn"] > 0 and memorygraph["cpu_median_ms"][at] > 0
+        for name in [*nodes, "node call_model"]:
+            assert 0 < cpu[name] <= row[name] + 0.05, name
     assert len(memorygraph["top"]) > 0
     agent = profiles["create_agent"]["windows"]["90"]
     assert agent["node model"] > 0 and agent["turn"] > agent["node model"]
