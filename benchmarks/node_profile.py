@@ -163,6 +163,12 @@ class NodeTimer(BaseCallbackHandler):
             cpu[AFTER] = cpu_ended - self.root_cpu_end
         if SAVES_CPU in self.spent:
             cpu[SAVES] = self.spent[SAVES_CPU]
+        if self.root is not None:
+            # The run's CPU time (all of the process's threads) less its nodes' and saves':
+            # LangGraph's loop, its checkpoint load, and these callbacks.
+            nodes = sum(value for name, value in cpu.items() if name.startswith("node "))
+            run = self.root_cpu_end - self.root_cpu_start
+            cpu[RUN_OTHER] = run - nodes - cpu.get(SAVES, 0.0)
         spent = dict(self.spent)
         nodes = sum(value for name, value in spent.items() if name.startswith("node "))
         if self.root is not None:

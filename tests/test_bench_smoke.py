@@ -222,6 +222,11 @@ def test_node_profiles(quick: dict[str, Any]) -> None:
         assert cpu["turn"] > 0 and memorygraph["cpu_median_ms"][at] > 0
         for name in [*nodes, "node call_model"]:
             assert 0 < cpu[name] <= row[name] + 0.05, name
+        # The CPU components add up to the turn's CPU time too.
+        node_cpu = sum(value for name, value in cpu.items() if name.startswith("node "))
+        cpu_parts = ["before the run (lock, preflight)", "LangGraph, between nodes"]
+        cpu_parts += ["checkpoint saves (put, put_writes)", "after the run (prune)"]
+        assert sum(cpu[name] for name in cpu_parts) + node_cpu == pytest.approx(cpu["turn"])
     assert len(memorygraph["top"]) > 0
     agent = profiles["create_agent"]["windows"]["90"]
     assert agent["node model"] > 0 and agent["turn"] > agent["node model"]
