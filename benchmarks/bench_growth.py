@@ -81,7 +81,8 @@ from growth_report import (
     print_report,
 )
 from langchain_core.messages import HumanMessage
-from locomo_chat import DEFAULT_DATA, bench_locomo_chat
+from locomo import DEFAULT_DATA
+from locomo_chat import bench_locomo_chat
 from node_profile import profile_thread
 from systems import (
     ANCHOR_PACKAGES,

@@ -41,10 +41,6 @@ from systems import (
 from memorygraph import MemoryConfig
 from memorygraph.checkpointers import open_checkpointer, open_store
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
-)
-
 
 def _invoke_memorygraph(subject: Subject, messages: list[HumanMessage]) -> object:
     graph = subject.graph
@@ -107,9 +103,9 @@ def run_conversation(
             score = evidence_recall(Context(prompts[-1]), [texts[e] for e in qa.evidence])
             if score is not None:
                 evr.append(score)
+            packages = len(subject.recalled)
             subject.observe(output)
-            if subject.recalled:
-                recalled.append(subject.recalled[-1])
+            recalled += subject.recalled[packages:]
     summary_calls = len(subject.models.get("summary", FixedReplyModel()).prompt_tokens)
     return {
         "feed_calls": feed_calls,
