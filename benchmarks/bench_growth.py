@@ -1,12 +1,17 @@
-"""Benchmark checkpoint growth and per-turn time: memorygraph against a plain graph and langmem.
+"""Benchmark checkpoint growth and per-turn time: memorygraph against a plain graph and two anchors.
 
 Usage: python benchmarks/bench_growth.py [--turns 250,500,1000] [--backends sqlite,postgres]
-           [--timing 50,2000] [--langmem-turns 500] [--postgres-vacuum-every N]
-           [--json OUT] [--quick]
+           [--timing 50,2000] [--compare-at 40,1000] [--window 20]
+           [--anchors create_agent,langmem] [--langmem-turns N]
+           [--locomo-conversations 1] [--locomo-sessions N] [--locomo-questions N]
+           [--profile-nodes] [--profile-turns N] [--profile-durability async|sync|exit]
+           [--profile-stats OUT]
+           [--postgres-vacuum-every N] [--json OUT] [--quick]
 
-Every turn is one ~200-character human message. The chat model is a fake that
-answers a fixed ~200-character reply at once and counts, with memorygraph's
-`TokenCounter`, the prompt tokens it was sent. Measured in one run:
+Every turn is one ~200-character human message. Every system's chat model is
+the same fake (benchmarks/systems.py): it answers a fixed ~200-character reply
+at once and counts, with memorygraph's `TokenCounter`, the prompt tokens it was
+sent. Measured in one run:
 
 1. Checkpoint bytes after each of ``--turns`` turns of one thread, for the
    memorygraph graph (`create_memory_graph` with the default `MemoryConfig`)
@@ -19,12 +24,23 @@ answers a fixed ~200-character reply at once and counts, with memorygraph's
    every N turns, for a server whose autovacuum is off). Then the ratio
    memorygraph / baseline at each size, and each graph's growth exponent (the
    slope of a log-log fit).
-2. Time per turn of the memorygraph graph on SQLite at two points of one
-   thread (``--timing``), each the median of a window of turns around it.
-3. The same workload through langmem's `SummarizationNode` (as its docs wire
-   it, with ``max_tokens`` set to memorygraph's available tokens), on SQLite:
-   time per turn and prompt tokens per model call, as ratios against
-   memorygraph over the same turns.
+2. Time per turn on SQLite, each the median of ``--window`` turns around a
+   point, with the anchors' threads run turn by turn beside memorygraph's
+   (round robin), so that a noisy machine slows them alike: memorygraph at the
+   ``--timing`` points (the ratio of the last to the first), and memorygraph
+   against each anchor at the ``--compare-at`` points. The anchors are
+   LangChain's ``create_agent`` with ``SummarizationMiddleware`` (trigger at
+   memorygraph's available tokens, keep 20 messages) and langmem's
+   `SummarizationNode` (as its docs wire it, ``max_tokens`` at memorygraph's
+   available tokens). Also prompt tokens per model call, checkpoint bytes at
+   the anchors' last turn, and the recalled tokens of memorygraph's packages
+   as a share of its budget.
+3. Prompt tokens per call when requests do refer to the past: a LoCoMo
+   conversation fed session by session, then its questions asked
+   (benchmarks/locomo_chat.py), for memorygraph and the anchors.
+4. With ``--profile-nodes``: where memorygraph's and create_agent's per-turn
+   time goes, per node and per checkpoint call (benchmarks/node_profile.py),
+   on threads of their own.
 
 Results go to stdout and, with --json, to a file. ``--quick`` runs small sizes
 on SQLite in well under a minute, as a smoke test.
@@ -34,328 +50,54 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import math
 import os
 import platform
-import random
-import secrets
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.store.base import BaseStore
-from pydantic import Field
-from typing_extensions import TypedDict
-
-from memorygraph import MemoryConfig, MemoryContext, TokenCounter, create_memory_graph
-from memorygraph.checkpointers import open_checkpointer, open_store, register_types
-
-REPLY_CHARS = 200
-HUMAN_CHARS = 200
-NOTE_CHARS = 50
-CONTEXT = MemoryContext(tenant_id="bench", user_id="user")
-POSTGRES_URL_ENV = "MEMORYGRAPH_BENCH_POSTGRES_URL"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-CHECKPOINT_TABLES = (
-    "checkpoints",
-    "checkpoint_blobs",
-    "checkpoint_writes",
-    "checkpoint_migrations",
+from backends import (
+    DEFAULT_POSTGRES_URL,
+    POSTGRES_URL_ENV,
+    Backend,
+    postgres_backend,
+    postgres_problem,
+    postgres_setting,
+    sqlite_backend,
 )
-STORE_TABLES = ("store", "store_migrations", "store_vectors", "vector_migrations")
-
-TARGET_RATIO = 0.02
-TARGET_EXPONENT = 1.1
-TARGET_TIME_RATIO = 1.3
-
-_WORDS = [
-    "".join(random.Random(i).choices("abcdefghijklmnopqrstuvwxyz", k=1 + i % 9))
-    for i in range(2_000)
-]
-
-
-def text_of(seed: int, chars: int) -> str:
-    """Deterministic English-like text of exactly ``chars`` characters."""
-    rng = random.Random(seed)
-    words: list[str] = []
-    while sum(len(word) + 1 for word in words) < chars:
-        words.append(rng.choice(_WORDS))
-    return " ".join(words)[:chars]
-
-
-REPLY = text_of(-1, REPLY_CHARS)
-
-# --- the fake chat model ---
-
-_COUNTER: TokenCounter | None = None
-
-
-def counter() -> TokenCounter:
-    global _COUNTER
-    if _COUNTER is None:
-        _COUNTER = TokenCounter()
-    return _COUNTER
-
-
-class FixedReplyModel(BaseChatModel):
-    """Answers a fixed reply at once, and counts the prompt tokens of each call."""
-
-    reply: str = REPLY
-    prompt_tokens: list[int] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "fixed-reply-fake"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.prompt_tokens.append(counter().count_messages(messages))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.reply))])
-
-
-# --- the graphs under test ---
-
-
-@dataclass
-class Subject:
-    """A graph, ready to run turns on one thread."""
-
-    name: str
-    run_turn: Callable[[int], object]
-    models: dict[str, FixedReplyModel] = field(default_factory=dict)
-
-
-def memorygraph_subject(saver: BaseCheckpointSaver[Any], store: BaseStore | None) -> Subject:
-    model = FixedReplyModel()
-    graph = create_memory_graph(model, checkpointer=saver, store=store)
-    cfg = {"configurable": {"thread_id": "bench"}}
-
-    def run_turn(turn: int) -> object:
-        return graph.invoke(
-            {"messages": [HumanMessage(text_of(turn, HUMAN_CHARS))]}, cfg, context=CONTEXT
-        )
-
-    return Subject("memorygraph", run_turn, {"reply": model})
-
-
-def baseline_subject(saver: BaseCheckpointSaver[Any]) -> Subject:
-    builder = StateGraph(MessagesState)
-    previous = START
-    for step in range(1, 5):
-        name = f"node_{step}"
-
-        def append(state: MessagesState, step: int = step) -> dict[str, Any]:
-            turn = len(state["messages"])
-            return {"messages": [AIMessage(text_of(turn * 10 + step, NOTE_CHARS))]}
-
-        builder.add_node(name, append)
-        builder.add_edge(previous, name)
-        previous = name
-    builder.add_edge(previous, END)
-    graph = builder.compile(checkpointer=saver)
-    cfg = {"configurable": {"thread_id": "bench"}}
-
-    def run_turn(turn: int) -> object:
-        return graph.invoke({"messages": [HumanMessage(text_of(turn, HUMAN_CHARS))]}, cfg)
-
-    return Subject("baseline", run_turn)
-
-
-def langmem_subject(saver: BaseCheckpointSaver[Any]) -> Subject:
-    """langmem's `SummarizationNode`, wired as its docstring shows."""
-    with warnings.catch_warnings():
-        # langmem 0.0.30's trustcall imports `Send` from its pre-1.0 place.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from langmem.short_term import RunningSummary, SummarizationNode
-
-    class State(MessagesState):
-        context: dict[str, Any]
-
-    class LLMInputState(TypedDict):
-        summarized_messages: list[AnyMessage]
-        context: dict[str, Any]
-
-    reply_model = FixedReplyModel()
-    summary_model = FixedReplyModel()
-    config = MemoryConfig()
-    available = config.token_budget - config.output_reserve
-    summarize = SummarizationNode(
-        model=summary_model,
-        max_tokens=available,
-        max_tokens_before_summary=available,
-        max_summary_tokens=256,
-    )
-
-    def call_model(state: LLMInputState) -> dict[str, Any]:
-        return {"messages": [reply_model.invoke(state["summarized_messages"])]}
-
-    builder = StateGraph(State)
-    builder.add_node("summarize", summarize)
-    builder.add_node("call_model", call_model, input_schema=LLMInputState)
-    builder.add_edge(START, "summarize")
-    builder.add_edge("summarize", "call_model")
-    builder.add_edge("call_model", END)
-    graph = builder.compile(checkpointer=register_types(saver, extra_types=[RunningSummary]))
-    cfg = {"configurable": {"thread_id": "bench"}}
-
-    def run_turn(turn: int) -> object:
-        return graph.invoke({"messages": [HumanMessage(text_of(turn, HUMAN_CHARS))]}, cfg)
-
-    return Subject("langmem", run_turn, {"reply": reply_model, "summary": summary_model})
-
-
-# --- backends and their sizes ---
-
-
-@dataclass
-class Backend:
-    """Where one graph's thread lives, and how to measure it."""
-
-    saver: BaseCheckpointSaver[Any]
-    store: BaseStore | None
-    checkpoint_bytes: Callable[[], int]
-    store_bytes: Callable[[], int]
-    after_turn: Callable[[int], None] = lambda turn: None
-
-
-def sqlite_file_bytes(path: Path) -> int:
-    """The file's size once its WAL is written back into it."""
-    if not path.exists():
-        return 0
-    conn = sqlite3.connect(path)
-    try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        conn.close()
-    if busy:
-        raise RuntimeError(f"could not checkpoint the WAL of {path}: a reader holds it")
-    return path.stat().st_size
-
-
-@contextlib.contextmanager
-def sqlite_backend(directory: Path, name: str, *, with_store: bool) -> Iterator[Backend]:
-    checkpoints = directory / f"{name}-checkpoints.db"
-    stores = directory / f"{name}-store.db"
-    with contextlib.ExitStack() as stack:
-        saver = stack.enter_context(open_checkpointer(f"sqlite:///{checkpoints}"))
-        store = stack.enter_context(open_store(f"sqlite:///{stores}")) if with_store else None
-        yield Backend(
-            saver,
-            store,
-            lambda: sqlite_file_bytes(checkpoints),
-            lambda: sqlite_file_bytes(stores) if with_store else 0,
-        )
-    for path in directory.glob(f"{name}-*.db*"):
-        path.unlink()  # the baseline's file reaches gigabytes
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-@contextlib.contextmanager
-def postgres_database(base: str) -> Iterator[str]:
-    """A fresh database on the server, dropped on exit."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"memorygraph_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_database(base, name)
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-def postgres_problem(base: str) -> str | None:
-    """Why the server cannot be used, or None."""
-    try:
-        import psycopg
-    except ImportError:
-        return 'psycopg is not installed: pip install -e ".[postgres]"'
-    try:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5):
-            return None
-    except psycopg.Error as exc:
-        return f"{type(exc).__name__}: {str(exc).strip()} (set {POSTGRES_URL_ENV})"
-
-
-def postgres_bytes(url: str, tables: Sequence[str]) -> int:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        total = 0
-        for table in tables:
-            row = conn.execute(
-                "SELECT pg_total_relation_size(to_regclass(%s))", (f"public.{table}",)
-            ).fetchone()
-            total += int(row[0] or 0) if row else 0
-        return total
-
-
-def postgres_setting(base: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
-        return str(row[0]) if row else ""
-
-
-def postgres_vacuum(url: str, tables: Sequence[str]) -> None:
-    """Plain VACUUM (not FULL): marks dead rows' space reusable, as autovacuum does."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        for table in tables:
-            if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone() != (None,):
-                conn.execute(sql.SQL("VACUUM {}").format(sql.Identifier(table)))
-
-
-@contextlib.contextmanager
-def postgres_backend(base: str, *, with_store: bool, vacuum_every: int) -> Iterator[Backend]:
-    with postgres_database(base) as url, contextlib.ExitStack() as stack:
-        saver = stack.enter_context(open_checkpointer(url))
-        store = stack.enter_context(open_store(url)) if with_store else None
-
-        def after_turn(turn: int) -> None:
-            if vacuum_every and turn % vacuum_every == 0:
-                postgres_vacuum(url, CHECKPOINT_TABLES + STORE_TABLES)
-
-        yield Backend(
-            saver,
-            store,
-            lambda: postgres_bytes(url, CHECKPOINT_TABLES),
-            lambda: postgres_bytes(url, STORE_TABLES) if with_store else 0,
-            after_turn,
-        )
-
+from growth_report import (
+    TARGET_ANCHOR_RATIO,
+    TARGET_EXPONENT,
+    TARGET_RATIO,
+    TARGET_RECALLED_SHARE,
+    TARGET_TIME_RATIO,
+    print_report,
+)
+from langchain_core.messages import HumanMessage
+from locomo import DEFAULT_DATA
+from locomo_chat import bench_locomo_chat
+from node_profile import profile_thread
+from systems import (
+    ANCHOR_PACKAGES,
+    ANCHORS,
+    HUMAN_CHARS,
+    Subject,
+    baseline_subject,
+    counter,
+    create_agent_subject,
+    memorygraph_subject,
+    text_of,
+    version_of,
+)
+
+from memorygraph import MemoryConfig
 
 # --- running turns ---
 
@@ -367,36 +109,71 @@ class Run:
     checkpoint_bytes: dict[int, int] = field(default_factory=dict)
     store_bytes: dict[int, int] = field(default_factory=dict)
     turn_seconds: list[float] = field(default_factory=list)
+    turn_cpu: list[float] = field(default_factory=list)  # the process's CPU time per turn
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average
     prompt_tokens: dict[str, list[int]] = field(default_factory=dict)
+    recalled: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def run_thread(
-    subject: Subject, backend: Backend, turns: int, measure_at: Sequence[int], label: str
-) -> Run:
-    run = Run()
+@dataclass
+class Lane:
+    """One subject's thread in a round-robin run."""
+
+    subject: Subject
+    backend: Backend
+    turns: int
+    measure_at: set[int]
+    run: Run = field(default_factory=Run)
+
+
+def run_lanes(lanes: Sequence[Lane], label: str) -> dict[str, Run]:
+    """Run the lanes' threads turn by turn, round robin, each to its own length.
+
+    Only ``run_turn`` is timed, in wall time and in the process's CPU time
+    (which other jobs on a shared machine inflate far less; no other work of
+    this process runs meanwhile, and LangGraph's background saves end within
+    the turn); sizes and observations are taken after.
+    """
+    longest = max(lane.turns for lane in lanes)
     start = time.perf_counter()
-    for turn in range(1, turns + 1):
-        began = time.perf_counter()
-        subject.run_turn(turn)
-        run.turn_seconds.append(time.perf_counter() - began)
-        backend.after_turn(turn)
-        if turn in measure_at:
-            run.checkpoint_bytes[turn] = backend.checkpoint_bytes()
-            run.store_bytes[turn] = backend.store_bytes()
-        if turn % 250 == 0 or turn == turns:
+    for turn in range(1, longest + 1):
+        message = HumanMessage(text_of(turn, HUMAN_CHARS))
+        for lane in lanes:
+            if turn > lane.turns:
+                continue
+            began, cpu = time.perf_counter(), time.process_time()
+            output = lane.subject.run_turn(message)
+            ended = time.perf_counter()
+            lane.run.turn_cpu.append(time.process_time() - cpu)
+            lane.run.turn_seconds.append(ended - began)
+            lane.run.load.append(os.getloadavg()[0])
+            lane.run.seconds += ended - began
+            lane.subject.observe(output)
+            lane.backend.after_turn(turn)
+            if turn in lane.measure_at:
+                lane.run.checkpoint_bytes[turn] = lane.backend.checkpoint_bytes()
+                lane.run.store_bytes[turn] = lane.backend.store_bytes()
+        if turn % 250 == 0 or turn == longest:
             elapsed = time.perf_counter() - start
-            print(f"  {label}: turn {turn}/{turns}, {elapsed:.0f} s", file=sys.stderr)
-    run.seconds = time.perf_counter() - start
-    run.prompt_tokens = {role: list(model.prompt_tokens) for role, model in subject.models.items()}
-    return run
+            print(f"  {label}: turn {turn}/{longest}, {elapsed:.0f} s", file=sys.stderr)
+    for lane in lanes:
+        models = lane.subject.models.items()
+        lane.run.prompt_tokens = {role: list(model.prompt_tokens) for role, model in models}
+        lane.run.recalled = list(lane.subject.recalled)
+    return {lane.subject.name: lane.run for lane in lanes}
+
+
+def window(turn_seconds: Sequence[float], at: int, width: int) -> Sequence[float]:
+    """The ``width`` turns centred on turn ``at`` (1-based)."""
+    low = max(1, at - width // 2)
+    high = min(len(turn_seconds), low + width - 1)
+    return turn_seconds[low - 1 : high]
 
 
 def window_median_ms(turn_seconds: Sequence[float], at: int, width: int) -> float:
-    """The median time of the ``width`` turns centred on turn ``at`` (1-based)."""
-    low = max(1, at - width // 2)
-    high = min(len(turn_seconds), low + width - 1)
-    return statistics.median(turn_seconds[low - 1 : high]) * 1e3
+    """The median time of the ``width`` turns centred on turn ``at``."""
+    return statistics.median(window(turn_seconds, at, width)) * 1e3
 
 
 def growth_exponent(sizes: dict[int, int]) -> float | None:
@@ -410,24 +187,71 @@ def growth_exponent(sizes: dict[int, int]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-# --- the three measurements ---
+# --- the measurements ---
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each thread of the SQLite timing run is, and where it is measured."""
+
+    sizes: Sequence[int]
+    timing: Sequence[int]
+    compare: Sequence[int]
+    width: int
+    anchors: Sequence[str]
+    langmem_turns: int | None
+
+    @property
+    def anchor_turns(self) -> int:
+        return max(self.compare) + self.width // 2
+
+    def turns_of(self, anchor: str) -> int:
+        if anchor == "langmem" and self.langmem_turns:
+            return min(self.langmem_turns, self.anchor_turns)
+        return self.anchor_turns
+
+    @property
+    def memorygraph_turns(self) -> int:
+        return max(max(self.sizes), max(self.timing) + self.width // 2, self.anchor_turns)
+
+
+def bench_same_run(plan: Plan, work: Path) -> tuple[Run, dict[str, Run]]:
+    """memorygraph's SQLite thread, with the installed anchors' threads beside it."""
+    anchors = [name for name in plan.anchors if version_of(ANCHOR_PACKAGES[name])]
+    ends = {plan.turns_of(name) for name in anchors}
+    with contextlib.ExitStack() as stack:
+        backend = stack.enter_context(sqlite_backend(work, "memorygraph", with_store=True))
+        lanes = [
+            Lane(
+                memorygraph_subject(backend.saver, backend.store),
+                backend,
+                plan.memorygraph_turns,
+                set(plan.sizes) | ends,
+            )
+        ]
+        for name in anchors:
+            opened = stack.enter_context(sqlite_backend(work, name, with_store=False))
+            turns = plan.turns_of(name)
+            lanes.append(Lane(ANCHORS[name](opened.saver), opened, turns, {turns}))
+        runs = run_lanes(lanes, "sqlite " + " + ".join(lane.subject.name for lane in lanes))
+    memorygraph = runs.pop("memorygraph")
+    return memorygraph, runs
 
 
 def bench_sizes(
     backend_name: str,
     sizes: Sequence[int],
-    timing: Sequence[int],
-    width: int,
     work: Path,
     postgres_url: str,
     vacuum_every: int,
-) -> tuple[dict[str, Any], Run | None]:
-    """Checkpoint bytes for memorygraph and the baseline; on SQLite, also the timing run."""
-    longest = max(sizes)
-    if backend_name == "sqlite":
-        longest = max(longest, max(timing) + width // 2)
+    memorygraph_run: Run | None,
+) -> dict[str, Any]:
+    """Checkpoint bytes for memorygraph (its timing run on SQLite) and the baseline."""
     runs: dict[str, Run] = {}
     for name in ("memorygraph", "baseline"):
+        if name == "memorygraph" and memorygraph_run is not None:
+            runs[name] = memorygraph_run
+            continue
         with_store = name == "memorygraph"
         if backend_name == "sqlite":
             opened = sqlite_backend(work, name, with_store=with_store)
@@ -438,11 +262,10 @@ def bench_sizes(
         with opened as backend:
             if name == "memorygraph":
                 subject = memorygraph_subject(backend.saver, backend.store)
-                turns = longest
             else:
                 subject = baseline_subject(backend.saver)
-                turns = max(sizes)
-            runs[name] = run_thread(subject, backend, turns, sizes, f"{backend_name} {name}")
+            lane = Lane(subject, backend, max(sizes), set(sizes))
+            runs[name] = run_lanes([lane], f"{backend_name} {name}")[name]
     mg, base = runs["memorygraph"], runs["baseline"]
     result = {
         name: {
@@ -455,139 +278,155 @@ def bench_sizes(
         for name, run in runs.items()
     }
     result["ratio"] = {str(t): mg.checkpoint_bytes[t] / base.checkpoint_bytes[t] for t in sizes}
-    return result, (mg if backend_name == "sqlite" else None)
+    return result
 
 
 def bench_timing(run: Run, timing: Sequence[int], width: int) -> dict[str, Any]:
     ms = {str(at): window_median_ms(run.turn_seconds, at, width) for at in timing}
+    cpu = {str(at): window_median_ms(run.turn_cpu, at, width) for at in timing}
+    load = {str(at): statistics.fmean(window(run.load, at, width)) for at in timing}
     first, last = (str(at) for at in (timing[0], timing[-1]))
-    return {"backend": "sqlite", "window": width, "ms_per_turn": ms, "ratio": ms[last] / ms[first]}
-
-
-def version_of(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def bench_langmem(
-    memorygraph_run: Run, turns: int, timing_first: int, width: int, work: Path
-) -> dict[str, Any]:
-    version = version_of("langmem")
-    if version is None:
-        return {"installed": False, "hint": 'pip install -e ".[bench]"'}
-    turns = min(turns, len(memorygraph_run.turn_seconds))
-    with sqlite_backend(work, "langmem", with_store=False) as backend:
-        run = run_thread(langmem_subject(backend.saver), backend, turns, [turns], "langmem")
-        checkpoint_bytes = run.checkpoint_bytes[turns]
-    points = sorted({timing_first, turns - width // 2})
-    langmem_ms = {str(at): window_median_ms(run.turn_seconds, at, width) for at in points}
-    memorygraph_ms = {
-        str(at): window_median_ms(memorygraph_run.turn_seconds, at, width) for at in points
+    return {
+        "backend": "sqlite",
+        "window": width,
+        "ms_per_turn": ms,
+        "ratio": ms[last] / ms[first],
+        "cpu_ms_per_turn": cpu,
+        "cpu_ratio": cpu[last] / cpu[first],
+        "load_average": load,
     }
-    replies = run.prompt_tokens["reply"]
-    summaries = run.prompt_tokens["summary"]
-    ours = memorygraph_run.prompt_tokens["reply"][:turns]
+
+
+def bench_recalled(run: Run, compare: Sequence[int], width: int) -> dict[str, Any]:
+    """memorygraph's recalled tokens per package, as a share of its budget."""
+    budget = MemoryConfig().token_budget
+    recalled = [float(tokens) for tokens in run.recalled]
+    if not recalled:
+        return {"budget": budget, "turns": 0}
+    at = {str(point): statistics.fmean(window(recalled, point, width)) for point in compare}
+    return {
+        "budget": budget,
+        "turns": len(recalled),
+        "mean_tokens": statistics.fmean(recalled),
+        "median_tokens": statistics.median(recalled),
+        "max_tokens": max(recalled),
+        "share_of_budget": statistics.fmean(recalled) / budget,
+        "share_of_budget_at": {point: tokens / budget for point, tokens in at.items()},
+    }
+
+
+def bench_anchor(
+    name: str, anchor: Run, memorygraph: Run, compare: Sequence[int], width: int
+) -> dict[str, Any]:
+    """One anchor against memorygraph, over the anchor's turns of the same run."""
+    turns = len(anchor.turn_seconds)
+    points = sorted({min(at, turns - width // 2) for at in compare})
+    anchor_ms = {str(at): window_median_ms(anchor.turn_seconds, at, width) for at in points}
+    ours_ms = {str(at): window_median_ms(memorygraph.turn_seconds, at, width) for at in points}
+    anchor_cpu = {str(at): window_median_ms(anchor.turn_cpu, at, width) for at in points}
+    ours_cpu = {str(at): window_median_ms(memorygraph.turn_cpu, at, width) for at in points}
+    replies, summaries = anchor.prompt_tokens["reply"], anchor.prompt_tokens.get("summary", [])
+    ours = memorygraph.prompt_tokens["reply"][:turns]
     tail = slice(-width, None)
     return {
         "installed": True,
-        "version": version,
+        "version": version_of(ANCHOR_PACKAGES[name]),
         "turns": turns,
-        "checkpoint_bytes": checkpoint_bytes,
-        "ms_per_turn": langmem_ms,
-        "memorygraph_ms_per_turn": memorygraph_ms,
-        "time_ratio": {at: langmem_ms[at] / memorygraph_ms[at] for at in langmem_ms},
-        "mean_ms_per_turn": statistics.fmean(run.turn_seconds) * 1e3,
-        "memorygraph_mean_ms_per_turn": statistics.fmean(memorygraph_run.turn_seconds[:turns])
-        * 1e3,
+        "checkpoint_bytes": anchor.checkpoint_bytes[turns],
+        "memorygraph_checkpoint_bytes": memorygraph.checkpoint_bytes[turns],
+        "memorygraph_store_bytes": memorygraph.store_bytes[turns],
+        "ms_per_turn": anchor_ms,
+        "memorygraph_ms_per_turn": ours_ms,
+        "memorygraph_ratio": {at: ours_ms[at] / anchor_ms[at] for at in anchor_ms},
+        "cpu_ms_per_turn": anchor_cpu,
+        "memorygraph_cpu_ms_per_turn": ours_cpu,
+        "memorygraph_cpu_ratio": {at: ours_cpu[at] / anchor_cpu[at] for at in anchor_cpu},
+        "load_average": {
+            str(at): statistics.fmean(window(anchor.load, at, width)) for at in points
+        },
+        "mean_ms_per_turn": statistics.fmean(anchor.turn_seconds) * 1e3,
+        "memorygraph_mean_ms_per_turn": statistics.fmean(memorygraph.turn_seconds[:turns]) * 1e3,
         "reply_calls": len(replies),
         "summary_calls": len(summaries),
         "prompt_tokens_per_reply_call": statistics.median(replies),
         "memorygraph_prompt_tokens_per_reply_call": statistics.median(ours),
         "prompt_tokens_per_reply_call_last": statistics.median(replies[tail]),
         "memorygraph_prompt_tokens_per_reply_call_last": statistics.median(ours[tail]),
-        "prompt_tokens_per_call_all": statistics.fmean(replies + summaries),
         "prompt_tokens_per_turn": (sum(replies) + sum(summaries)) / turns,
         "memorygraph_prompt_tokens_per_turn": sum(ours) / turns,
-        "prompt_tokens_ratio": statistics.median(replies) / statistics.median(ours),
-        "prompt_tokens_per_turn_ratio": (sum(replies) + sum(summaries)) / sum(ours),
+        "prompt_tokens_ratio": statistics.median(ours) / statistics.median(replies),
     }
 
 
-# --- output ---
-
-
-def mb(size: int) -> str:
-    return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
-
-
-def print_report(results: dict[str, Any]) -> None:
-    for backend_name, growth in results["growth"].items():
-        if "skipped" in growth:
-            print(f"\n{backend_name}: skipped ({growth['skipped']})")
-            continue
-        sizes = list(growth["ratio"])
-        note = ""
-        if "autovacuum" in growth:
-            note = f", server autovacuum {growth['autovacuum']}"
-            if growth["vacuum_every"]:
-                note += f", VACUUM every {growth['vacuum_every']} turns"
-        print(f"\nCheckpoint bytes, {backend_name} (one thread{note})")
-        print(f"{'turns':>7}{'memorygraph':>14}{'(store)':>12}{'baseline':>14}{'ratio':>9}")
-        for turns in sizes:
-            print(
-                f"{turns:>7}"
-                f"{mb(growth['memorygraph']['checkpoint_bytes'][turns]):>14}"
-                f"{mb(growth['memorygraph']['store_bytes'][turns]):>12}"
-                f"{mb(growth['baseline']['checkpoint_bytes'][turns]):>14}"
-                f"{growth['ratio'][turns]:>9.4f}"
+def bench_profiles(
+    plan: Plan, turns: int, work: Path, stats: Path | None, durability: str
+) -> list[dict[str, Any]]:
+    """memorygraph's and create_agent's per-turn time by component, on threads of their own."""
+    profiles = []
+    with sqlite_backend(work, "profile-memorygraph", with_store=True) as backend:
+        subject = memorygraph_subject(backend.saver, backend.store)
+        profiles.append(
+            profile_thread(
+                subject,
+                turns,
+                plan.compare,
+                plan.width,
+                stats_path=stats,
+                label="memorygraph",
+                durability=durability,
             )
-        exponents = [growth[name]["exponent"] for name in ("memorygraph", "baseline")]
-        print(
-            "growth exponent: "
-            + ", ".join(
-                f"{name} {value:.2f}" if value is not None else f"{name} n/a"
-                for name, value in zip(("memorygraph", "baseline"), exponents, strict=True)
+        )
+    with sqlite_backend(work, "profile-create_agent", with_store=False) as backend:
+        subject = create_agent_subject(backend.saver)
+        profiles.append(
+            profile_thread(
+                subject,
+                turns,
+                plan.compare,
+                plan.width,
+                label="create_agent",
+                durability=durability,
             )
-            + f"  (targets: ratio <= {TARGET_RATIO} at {sizes[-1]} turns, "
-            f"exponent <= {TARGET_EXPONENT})"
         )
-    timing = results["timing"]
-    if timing is None:
-        return
-    first, last = list(timing["ms_per_turn"])
-    print(
-        f"\nTime per turn, memorygraph on SQLite (median of {timing['window']} turns): "
-        f"turn {first}: {timing['ms_per_turn'][first]:.1f} ms, "
-        f"turn {last}: {timing['ms_per_turn'][last]:.1f} ms, "
-        f"ratio {timing['ratio']:.2f} (target <= {TARGET_TIME_RATIO})"
-    )
-    langmem = results["langmem"]
-    if not langmem["installed"]:
-        print(f"\nlangmem is not installed ({langmem['hint']}): comparison skipped")
-        return
-    print(f"\nlangmem {langmem['version']} SummarizationNode, {langmem['turns']} turns on SQLite")
-    print(f"{'':<34}{'langmem':>12}{'memorygraph':>14}{'ratio':>8}")
-    for at, ratio in langmem["time_ratio"].items():
-        print(
-            f"{'ms per turn at turn ' + at:<34}{langmem['ms_per_turn'][at]:>12.1f}"
-            f"{langmem['memorygraph_ms_per_turn'][at]:>14.1f}{ratio:>8.2f}"
+    return profiles
+
+
+def bench_sqlite_timing(plan: Plan, work: Path, results: dict[str, Any]) -> Run:
+    """The timing run on SQLite, into ``results``; memorygraph's run, for its sizes."""
+    memorygraph_run, anchor_runs = bench_same_run(plan, work)
+    results["timing"] = bench_timing(memorygraph_run, plan.timing, plan.width)
+    results["recalled"] = bench_recalled(memorygraph_run, plan.compare, plan.width)
+    for name in plan.anchors:
+        if name in anchor_runs:
+            results["anchors"][name] = bench_anchor(
+                name, anchor_runs[name], memorygraph_run, plan.compare, plan.width
+            )
+        else:
+            results["anchors"][name] = {"installed": False, "hint": 'pip install -e ".[bench]"'}
+    return memorygraph_run
+
+
+def targets(results: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
+    """Which targets this run met."""
+    last = str(sizes[-1])
+    met: dict[str, Any] = {
+        backend_name: {
+            f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO,
+            "exponent": (growth["memorygraph"]["exponent"] or 0.0) <= TARGET_EXPONENT,
+        }
+        for backend_name, growth in results["growth"].items()
+        if "skipped" not in growth
+    }
+    if results["timing"] is not None:
+        met["time_ratio"] = results["timing"]["ratio"] <= TARGET_TIME_RATIO
+    anchor = results["anchors"].get("create_agent") or {}
+    if anchor.get("installed"):
+        met["create_agent_ratio"] = all(
+            ratio <= TARGET_ANCHOR_RATIO for ratio in anchor["memorygraph_ratio"].values()
         )
-    print(
-        f"{'prompt tokens per reply call':<34}{langmem['prompt_tokens_per_reply_call']:>12.0f}"
-        f"{langmem['memorygraph_prompt_tokens_per_reply_call']:>14.0f}"
-        f"{langmem['prompt_tokens_ratio']:>8.2f}"
-    )
-    print(
-        f"{'prompt tokens per turn, all calls':<34}{langmem['prompt_tokens_per_turn']:>12.0f}"
-        f"{langmem['memorygraph_prompt_tokens_per_turn']:>14.0f}"
-        f"{langmem['prompt_tokens_per_turn_ratio']:>8.2f}"
-    )
-    print(
-        f"langmem made {langmem['summary_calls']} summary calls; its checkpoint file: "
-        f"{mb(langmem['checkpoint_bytes'])}"
-    )
+    if results["recalled"].get("turns"):
+        met["recalled_share"] = results["recalled"]["share_of_budget"] <= TARGET_RECALLED_SHARE
+    return met
 
 
 def parse_turns(text: str) -> list[int]:
@@ -597,13 +436,53 @@ def parse_turns(text: str) -> list[int]:
     return values
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    doc = __doc__ or ""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--turns", type=parse_turns, help="sizes (default 250,500,1000)")
-    parser.add_argument("--backends", default=None, help="sqlite,postgres (default both)")
+    parser.add_argument(
+        "--backends", help="sqlite,postgres (default both; '' for neither, e.g. a profile alone)"
+    )
     parser.add_argument("--timing", type=parse_turns, help="two turns to time (default 50,2000)")
+    parser.add_argument(
+        "--compare-at", type=parse_turns, help="turns to time against the anchors (default 40,1000)"
+    )
     parser.add_argument("--window", type=int, help="turns per timing median (default 20)")
-    parser.add_argument("--langmem-turns", type=int, help="langmem's thread length (default 500)")
+    parser.add_argument(
+        "--anchors",
+        default="create_agent,langmem",
+        help="systems run beside memorygraph: create_agent,langmem (default both; '' for none)",
+    )
+    parser.add_argument(
+        "--langmem-turns", type=int, help="cap langmem's thread (default: the anchors' length)"
+    )
+    parser.add_argument(
+        "--locomo-conversations",
+        type=int,
+        help="LoCoMo conversations for the requests-refer-to-the-past workload (default 1; 0: off)",
+    )
+    parser.add_argument(
+        "--locomo-sessions", type=int, help="sessions fed (default all, 0: all; --quick 2)"
+    )
+    parser.add_argument(
+        "--locomo-questions", type=int, help="questions asked (default all, 0: all; --quick 5)"
+    )
+    parser.add_argument("--locomo-data", type=Path, default=DEFAULT_DATA, help="LoCoMo JSON")
+    parser.add_argument(
+        "--profile-nodes", action="store_true", help="time each node and checkpoint call"
+    )
+    parser.add_argument(
+        "--profile-turns", type=int, help="profiled threads' length (default: the anchors')"
+    )
+    parser.add_argument(
+        "--profile-durability",
+        choices=("async", "sync", "exit"),
+        default="async",
+        help="LangGraph durability of the profiled threads (default async, as timed)",
+    )
+    parser.add_argument(
+        "--profile-stats", type=Path, help="cProfile stats of memorygraph's last profiled window"
+    )
     parser.add_argument(
         "--postgres-vacuum-every",
         type=int,
@@ -613,77 +492,100 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--quick", action="store_true", help="small sizes, SQLite: a smoke test")
-    args = parser.parse_args()
-
+    args = parser.parse_args(argv)
     quick = args.quick
-    sizes = args.turns or ([25, 50, 100] if quick else [250, 500, 1000])
-    timing = args.timing or ([10, 90] if quick else [50, 2000])
-    width = args.window or (10 if quick else 20)
-    langmem_turns = args.langmem_turns or (100 if quick else 500)
-    backends = (args.backends or ("sqlite" if quick else "sqlite,postgres")).split(",")
-    if len(timing) != 2:
+    args.turns = args.turns or ([25, 50, 100] if quick else [250, 500, 1000])
+    args.timing = args.timing or ([10, 90] if quick else [50, 2000])
+    args.compare_at = args.compare_at or ([10, 90] if quick else [40, 1000])
+    args.window = args.window or (10 if quick else 20)
+    if args.backends is None:
+        args.backends = "sqlite" if quick else "sqlite,postgres"
+    args.backends = [name for name in args.backends.split(",") if name.strip()]
+    if unknown := set(args.backends) - {"sqlite", "postgres"}:
+        parser.error(f"unknown backends {sorted(unknown)}; choose from postgres, sqlite")
+    args.anchors = [name for name in args.anchors.split(",") if name.strip()]
+    if len(args.timing) != 2:
         parser.error("--timing takes exactly two turns")
+    if unknown := set(args.anchors) - set(ANCHORS):
+        parser.error(f"unknown anchors {sorted(unknown)}; choose from {sorted(ANCHORS)}")
+    if args.locomo_conversations is None:
+        args.locomo_conversations = 1
+    if args.locomo_sessions is None:
+        args.locomo_sessions = 2 if quick else 0  # 0: all
+    if args.locomo_questions is None:
+        args.locomo_questions = 5 if quick else 0
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    plan = Plan(
+        args.turns, args.timing, args.compare_at, args.window, args.anchors, args.langmem_turns
+    )
     postgres_url = (
         os.environ.get(POSTGRES_URL_ENV)
         or os.environ.get("MEMORYGRAPH_TEST_POSTGRES_URL")
         or DEFAULT_POSTGRES_URL
     )
     counter()  # load the encoding before any turn is timed
+    packages = ("langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite")
+    packages += ("langgraph-checkpoint-postgres", "langchain", "langchain-core", "langmem")
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "versions": {
-            package: version_of(package)
-            for package in (
-                "langgraph",
-                "langgraph-checkpoint",
-                "langgraph-checkpoint-sqlite",
-                "langgraph-checkpoint-postgres",
-                "langmem",
-            )
-        },
-        "quick": quick,
-        "turns": sizes,
+        "versions": {package: version_of(package) for package in packages},
+        "quick": args.quick,
+        "turns": args.turns,
+        "compare_at": args.compare_at,
         "growth": {},
+        "timing": None,
+        "anchors": {},
+        "recalled": {},
+        "locomo_chat": None,
+        "profiles": [],
     }
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as directory:
         work = Path(directory)
-        memorygraph_run = None
-        for backend_name in backends:
+        memorygraph_run = (
+            bench_sqlite_timing(plan, work, results) if "sqlite" in args.backends else None
+        )
+        for backend_name in args.backends:
             problem = postgres_problem(postgres_url) if backend_name == "postgres" else None
             if problem is not None:
                 print(f"PostgreSQL skipped: {problem}", file=sys.stderr)
                 results["growth"][backend_name] = {"skipped": problem}
                 continue
-            growth, run = bench_sizes(
-                backend_name, sizes, timing, width, work, postgres_url, args.postgres_vacuum_every
+            growth = bench_sizes(
+                backend_name,
+                args.turns,
+                work,
+                postgres_url,
+                args.postgres_vacuum_every,
+                memorygraph_run if backend_name == "sqlite" else None,
             )
             if backend_name == "postgres":
                 growth["autovacuum"] = postgres_setting(postgres_url, "autovacuum")
                 growth["vacuum_every"] = args.postgres_vacuum_every
             results["growth"][backend_name] = growth
-            memorygraph_run = run or memorygraph_run
-        # The timing and langmem runs are on SQLite only.
-        results["timing"] = results["langmem"] = None
-        if memorygraph_run is not None:
-            results["timing"] = bench_timing(memorygraph_run, timing, width)
-            results["langmem"] = bench_langmem(
-                memorygraph_run, langmem_turns, timing[0], width, work
+        if args.locomo_conversations > 0:
+            systems = ["memorygraph"]
+            systems += [name for name in ("create_agent", "langmem") if name in args.anchors]
+            results["locomo_chat"] = bench_locomo_chat(
+                args.locomo_data,
+                args.locomo_conversations,
+                args.locomo_sessions,
+                args.locomo_questions,
+                work,
+                systems,
+            )
+        if args.profile_nodes:
+            turns = args.profile_turns or plan.anchor_turns
+            results["profiles"] = bench_profiles(
+                plan, turns, work, args.profile_stats, args.profile_durability
             )
     results["seconds"] = time.perf_counter() - start
-    last = str(sizes[-1])
-    results["targets"] = {
-        backend_name: {
-            f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO,
-            "exponent": (growth["memorygraph"]["exponent"] or 0.0) <= TARGET_EXPONENT,
-        }
-        for backend_name, growth in results["growth"].items()
-        if "skipped" not in growth
-    }
-    if results["timing"] is not None:
-        results["targets"]["time_ratio"] = results["timing"]["ratio"] <= TARGET_TIME_RATIO
+    results["targets"] = targets(results, args.turns)
 
     print_report(results)
     print(f"\n{results['seconds']:.0f} s in all")

@@ -12,20 +12,74 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_growth.py"
 SIZES = ["25", "50", "100"]
+POINTS = ["10", "90"]
+
+# A LoCoMo-format conversation small enough for a smoke test.
+SESSIONS = [
+    (
+        "1:56 pm on 8 May, 2023",
+        [
+            ("Ana", "I went to a pottery class yesterday, it was so calming."),
+            ("Bo", "Nice! I ran a charity race for mental health last Saturday."),
+            ("Ana", "My sister Marta just moved to Valparaiso."),
+        ],
+    ),
+    (
+        "10:00 am on 20 June, 2023",
+        [
+            ("Bo", "I adopted a kitten called Miso last week."),
+            ("Ana", "So cute! I painted a sunset over the lake."),
+        ],
+    ),
+]
+QUESTIONS = [
+    ("Where did Marta move to?", "Valparaiso", ["D1:3"], 4),
+    ("What is the name of Bo's kitten?", "Miso", ["D2:1"], 4),
+    ("What did Ana paint?", "a sunset over the lake", ["D2:2"], 4),
+]
+
+
+def locomo_file(path: Path) -> Path:
+    conversation: dict[str, Any] = {"speaker_a": "Ana", "speaker_b": "Bo"}
+    for number, (date, turns) in enumerate(SESSIONS, start=1):
+        conversation[f"session_{number}_date_time"] = date
+        conversation[f"session_{number}"] = [
+            {"speaker": speaker, "dia_id": f"D{number}:{i}", "text": text}
+            for i, (speaker, text) in enumerate(turns, start=1)
+        ]
+    qa = [{"question": q, "answer": a, "evidence": e, "category": c} for q, a, e, c in QUESTIONS]
+    path.write_text(json.dumps([{"sample_id": "tiny", "conversation": conversation, "qa": qa}]))
+    return path
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("bench") / "growth.json"
+    work = tmp_path_factory.mktemp("bench")
+    out, stats = work / "growth.json", work / "memorygraph.prof"
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--backends", "sqlite", "--json", str(out)],
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--backends",
+            "sqlite",
+            "--locomo-data",
+            str(locomo_file(work / "locomo.json")),
+            "--profile-nodes",
+            "--profile-stats",
+            str(stats),
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Checkpoint bytes, sqlite" in done.stdout
+    for heading in ("Checkpoint bytes, sqlite", "create_agent (", "Per-turn time of memorygraph"):
+        assert heading in done.stdout
+    assert stats.stat().st_size > 0
     results: dict[str, Any] = json.loads(out.read_text())
     return results
 
@@ -56,25 +110,123 @@ def test_growth_keys_and_sizes(quick: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_timing_and_langmem(quick: dict[str, Any]) -> None:
+def test_timing_and_targets(quick: dict[str, Any]) -> None:
     timing = quick["timing"]
     assert timing["backend"] == "sqlite" and timing["window"] == 10
     first, last = timing["ms_per_turn"].values()
     assert 0 < first < 10_000 and 0 < last < 10_000
     assert timing["ratio"] == pytest.approx(last / first)
-    assert set(quick["targets"]) == {"sqlite", "time_ratio"}
+    cpu_first, cpu_last = timing["cpu_ms_per_turn"].values()
+    assert 0 < cpu_first < 10_000 and 0 < cpu_last < 10_000
+    assert timing["cpu_ratio"] == pytest.approx(cpu_last / cpu_first)
+    assert list(timing["load_average"]) == list(timing["ms_per_turn"])
+    expected = {"sqlite", "time_ratio", "create_agent_ratio", "recalled_share"}
+    assert set(quick["targets"]) == expected
+    ratios = quick["anchors"]["create_agent"]["memorygraph_ratio"].values()
+    assert quick["targets"]["create_agent_ratio"] == all(ratio <= 2.0 for ratio in ratios)
 
-    langmem = quick["langmem"]
+
+def check_anchor(row: dict[str, Any], turns: int) -> None:
+    assert row["installed"] is True and row["version"]
+    assert row["turns"] == turns
+    assert row["reply_calls"] == turns
+    assert row["summary_calls"] >= 1  # the thread outgrows the trigger
+    assert list(row["ms_per_turn"]) == list(row["memorygraph_ms_per_turn"]) == POINTS
+    for at in POINTS:
+        ours, theirs = row["memorygraph_ms_per_turn"][at], row["ms_per_turn"][at]
+        assert 0 < theirs < 10_000
+        assert row["memorygraph_ratio"][at] == pytest.approx(ours / theirs)
+        ours, theirs = row["memorygraph_cpu_ms_per_turn"][at], row["cpu_ms_per_turn"][at]
+        assert 0 < theirs < 10_000
+        assert row["memorygraph_cpu_ratio"][at] == pytest.approx(ours / theirs)
+    assert row["prompt_tokens_per_reply_call"] > 0
+    assert row["memorygraph_prompt_tokens_per_reply_call"] > 0
+    assert row["prompt_tokens_ratio"] == pytest.approx(
+        row["memorygraph_prompt_tokens_per_reply_call"] / row["prompt_tokens_per_reply_call"]
+    )
+    assert row["checkpoint_bytes"] > 0
+    assert row["memorygraph_checkpoint_bytes"] > 0 and row["memorygraph_store_bytes"] > 0
+
+
+@pytest.mark.slow
+def test_create_agent_anchor(quick: dict[str, Any]) -> None:
+    # The anchors run to the last comparison point plus half a window.
+    check_anchor(quick["anchors"]["create_agent"], 95)
+
+
+@pytest.mark.slow
+def test_langmem_anchor(quick: dict[str, Any]) -> None:
+    langmem = quick["anchors"]["langmem"]
     if not langmem["installed"]:
         pytest.skip('langmem is not installed: pip install -e ".[bench]"')
-    assert langmem["turns"] == 100
-    assert langmem["reply_calls"] == 100
-    assert langmem["summary_calls"] >= 1
-    assert set(langmem["time_ratio"]) == set(langmem["ms_per_turn"])
-    assert all(ratio > 0 for ratio in langmem["time_ratio"].values())
-    assert langmem["prompt_tokens_per_reply_call"] > 0
-    assert langmem["memorygraph_prompt_tokens_per_reply_call"] > 0
-    assert langmem["prompt_tokens_ratio"] == pytest.approx(
-        langmem["prompt_tokens_per_reply_call"]
-        / langmem["memorygraph_prompt_tokens_per_reply_call"]
-    )
+    check_anchor(langmem, 95)
+
+
+@pytest.mark.slow
+def test_recalled_share(quick: dict[str, Any]) -> None:
+    recalled = quick["recalled"]
+    assert recalled["budget"] == 4000
+    assert recalled["turns"] == 100  # one package per memorygraph turn
+    assert 0 <= recalled["share_of_budget"] <= 1
+    assert recalled["share_of_budget"] == pytest.approx(recalled["mean_tokens"] / 4000)
+    assert list(recalled["share_of_budget_at"]) == POINTS
+    # By turn 90 the archive holds turns, and recall spends tokens on them.
+    assert recalled["share_of_budget_at"]["90"] > 0
+
+
+@pytest.mark.slow
+def test_locomo_chat(quick: dict[str, Any]) -> None:
+    chat = quick["locomo_chat"]
+    assert chat["conversations"] == ["tiny"]
+    systems = chat["systems"]
+    assert {"memorygraph", "create_agent"} <= set(systems)
+    for name, row in systems.items():
+        if not row["installed"]:
+            continue
+        assert row["feed_calls"] == len(SESSIONS), name
+        assert row["question_calls"] == len(QUESTIONS), name
+        assert row["prompt_tokens_median"] > 0
+        # The whole conversation fits every system's window: each prompt holds the evidence.
+        assert row["evidence_recall"] == pytest.approx(1.0), name
+    assert systems["memorygraph"]["recalled_share_of_budget"] is not None
+
+
+@pytest.mark.slow
+def test_node_profiles(quick: dict[str, Any]) -> None:
+    profiles = {profile["system"]: profile for profile in quick["profiles"]}
+    assert set(profiles) == {"memorygraph", "create_agent"}
+    memorygraph = profiles["memorygraph"]
+    assert memorygraph["durability"] == "async"
+    assert list(memorygraph["windows"]) == POINTS
+    for at in POINTS:
+        row = memorygraph["windows"][at]
+        nodes = [f"node {name}" for name in ("extract_facts", "summarize", "pack_context")]
+        for name in [*nodes, "node call_model", "checkpoint load (LangGraph)"]:
+            assert row[name] > 0, name
+        assert row["checkpoint saves (put, put_writes)"] > 0
+        assert row["  of which checkpoint load"] > 0  # the preflight reads the thread
+        assert row["store calls (inside nodes)"] > 0
+        # The components of the turn add up to the turn.
+        parts = [
+            "before the run (lock, preflight)",
+            "checkpoint load (LangGraph)",
+            "LangGraph, between nodes",
+            "after the run (prune)",
+        ]
+        node_time = sum(value for name, value in row.items() if name.startswith("node "))
+        total = sum(row[name] for name in parts) + node_time
+        assert total == pytest.approx(row["turn"])
+        assert memorygraph["median_ms"][at] > 0
+        # CPU time: the turn's and each node's; a node's thread cannot use more than its wall time.
+        cpu = memorygraph["cpu_windows"][at]
+        assert cpu["turn"] > 0 and memorygraph["cpu_median_ms"][at] > 0
+        for name in [*nodes, "node call_model"]:
+            assert 0 < cpu[name] <= row[name] + 0.05, name
+        # The CPU components add up to the turn's CPU time too.
+        node_cpu = sum(value for name, value in cpu.items() if name.startswith("node "))
+        cpu_parts = ["before the run (lock, preflight)", "LangGraph, between nodes"]
+        cpu_parts += ["checkpoint saves (put, put_writes)", "after the run (prune)"]
+        assert sum(cpu[name] for name in cpu_parts) + node_cpu == pytest.approx(cpu["turn"])
+    assert len(memorygraph["top"]) > 0
+    agent = profiles["create_agent"]["windows"]["90"]
+    assert agent["node model"] > 0 and agent["turn"] > agent["node model"]
