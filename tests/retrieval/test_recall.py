@@ -329,3 +329,15 @@ def test_dates_the_thread_never_said_do_not_lower_coverage_but_other_words_do() 
     )
     # A request of dates alone is left to recall's date ranking.
     assert retriever.coverage(transcript, "13 October 2023?") == 1.0
+
+
+def test_a_request_naming_a_speaker_of_the_thread_is_not_gated() -> None:
+    store = InMemoryStore()
+    n = archive(
+        store,
+        said("I fixed the bike chain myself.", "John"),
+        said("Nice, I baked bread today.", "Gina"),
+    )
+    query = "What attributes describe John?"  # no word the thread said but the name
+    assert recall(store, query, n)
+    assert recall(store, "What attributes describe Peter?", n) == []

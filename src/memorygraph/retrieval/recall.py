@@ -4,8 +4,9 @@ The steps, each its own small function:
 
 0. The relevance floor: when no turn of the thread says at least
    ``MemoryConfig.recall_min_coverage`` of the request
-   (`memorygraph.retrieval.LexicalRetriever.coverage`), nothing is recalled
-   and the turns are not even scored.
+   (`memorygraph.retrieval.LexicalRetriever.coverage`) and the request names
+   no one who spoke in the thread, nothing is recalled and the turns are not
+   even scored.
 1. `rank_turns`: the retriever's scores, raised for the turns of the one
    speaker the request names ("What does Melanie do to relax?" is answered by
    what Melanie said), for turns in sessions that match the request (a
@@ -333,7 +334,11 @@ def _clears_floor(
 ) -> bool:
     # Checked before scoring: when no turn says much of what the request asks,
     # whatever would rank best is chance, and the budget is better left to the
-    # rest of the package. A retriever that does not measure coverage is not gated.
+    # rest of the package. A request that names someone who spoke in the thread
+    # refers to the thread whatever words it uses ("What attributes describe
+    # John?"), and a retriever that does not measure coverage is not gated.
+    if transcript.named_in(query):
+        return True
     gauge = getattr(retriever, "coverage", None)
     coverage = gauge(transcript, query) if callable(gauge) else None
     return coverage is None or coverage >= config.recall_min_coverage
