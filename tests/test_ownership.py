@@ -120,8 +120,7 @@ def test_add_memory_graphs_own_their_threads_from_the_first_write() -> None:
     builder = StateGraph(MessagesState)
     builder.add_node("agent", agent)
     builder.add_edge(START, "agent")
-    add_memory(builder, before="agent")
-    graph = builder.compile(
+    graph = add_memory(builder, before="agent").compile(
         checkpointer=InMemorySaver(serde=memorygraph_serializer()), store=InMemoryStore()
     )
     cfg = {"configurable": {"thread_id": "t-dropin"}}

@@ -247,8 +247,8 @@ def dropin_graph(model: RecordingChatModel) -> Any:
     builder = StateGraph(MessagesState)
     builder.add_node("agent", agent)
     builder.add_edge(START, "agent")
-    add_memory(builder, before="agent", config=MemoryConfig(token_budget=4000))
-    return builder.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
+    with_memory = add_memory(builder, before="agent", config=MemoryConfig(token_budget=4000))
+    return with_memory.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
 
 
 def test_add_memory_graphs_refuse_the_same_inputs() -> None:
@@ -367,10 +367,9 @@ def test_a_drop_in_graphs_own_turns_with_nul_are_stored_safely(postgres_url: str
         builder = StateGraph(MessagesState)
         builder.add_node("agent", agent)
         builder.add_edge(START, "agent")
-        add_memory(
+        graph = add_memory(
             builder, before="agent", config=MemoryConfig(summarize_at_messages=4, keep_messages=2)
-        )
-        graph = builder.compile(checkpointer=saver, store=store)
+        ).compile(checkpointer=saver, store=store)
         cfg = thread()
         for turn in range(6):
             graph.invoke(
