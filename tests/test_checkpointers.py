@@ -387,7 +387,7 @@ async def test_async_store_put_get_search(backend_url: str) -> None:
         "",
         "mem",
         "mysql://user:hunter2-not-for-logs@db.example.com/app",
-        "redis://localhost:6379",
+        "memcached://localhost:11211",
         "sqlite:///",
         "sqlite://host/file.db",
         "postgresql",
@@ -415,6 +415,8 @@ def test_unsupported_scheme_lists_every_supported_form() -> None:
         ":memory:",
         "postgresql://",
         "postgres://",
+        "redis://",
+        "rediss://",
     ):
         assert form in message
 

@@ -1,0 +1,596 @@
+"""`RedisSaver`: a LangGraph checkpointer on plain Redis 7 (no modules).
+
+Key layout, under a prefix (``memorygraph`` by default); ``{T}`` is the
+quoted thread id, ``{N}`` the quoted checkpoint namespace, ``{C}`` the
+quoted checkpoint id:
+
+* ``P:threads`` - set of the thread ids that hold checkpoints;
+* ``P:t:{T}:ns`` - set of the thread's namespaces;
+* ``P:t:{T}:keys`` - set of every other key of the thread, so deleting a
+  thread needs no ``SCAN``;
+* ``P:t:{T}:{N}:ids`` - sorted set of checkpoint ids, all scored 0, so Redis
+  orders them by id (LangGraph's ids sort by time);
+* ``P:t:{T}:{N}:c:{C}`` - hash: the checkpoint without its channel values,
+  its metadata (both through the saver's serde) and its parent id;
+* ``P:t:{T}:{N}:b`` - hash of channel values, one field per (channel,
+  version): a value unchanged between checkpoints is stored once;
+* ``P:t:{T}:{N}:w:{C}`` - hash of the pending writes of one checkpoint.
+
+Every write is one ``MULTI``/``EXEC``; pruning and deleting a thread are
+optimistic transactions (``WATCH``), retried when a run writes meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from memorygraph.checkpointers._prune import _finished_calls, _Head, _is_delta, _root_of
+from memorygraph.checkpointers.backends.redis_client import (
+    DEFAULT_PREFIX,
+    Batch,
+    Plan,
+    arun_plan,
+    chunks,
+    key_part,
+    pack,
+    run_plan,
+    unpack,
+)
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+__all__ = ["RedisSaver"]
+
+_PAGE = 50
+_LATEST_TRIES = 5
+
+
+class _Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.threads = f"{prefix}:threads"
+
+    def thread(self, thread_id: str) -> str:
+        return f"{self.prefix}:t:{key_part(thread_id)}"
+
+    def namespaces(self, thread_id: str) -> str:
+        return f"{self.thread(thread_id)}:ns"
+
+    def registry(self, thread_id: str) -> str:
+        return f"{self.thread(thread_id)}:keys"
+
+    def ns(self, thread_id: str, ns: str) -> str:
+        return f"{self.thread(thread_id)}:{key_part(ns)}"
+
+    def ids(self, thread_id: str, ns: str) -> str:
+        return f"{self.ns(thread_id, ns)}:ids"
+
+    def checkpoint(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
+        return f"{self.ns(thread_id, ns)}:c:{key_part(checkpoint_id)}"
+
+    def blobs(self, thread_id: str, ns: str) -> str:
+        return f"{self.ns(thread_id, ns)}:b"
+
+    def writes(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
+        return f"{self.ns(thread_id, ns)}:w:{key_part(checkpoint_id)}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _blob_field(channel: str, version: Any) -> bytes:
+    return pack(channel, str(version))
+
+
+def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+class RedisSaver(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer on plain Redis commands: strings, hashes, sets.
+
+    Open it with ``open_checkpointer("redis://host:6379/0")`` (or
+    ``aopen_checkpointer``), which also sets memorygraph's serializer. Sync
+    methods use ``conn``; async ones use ``aconn`` when given, and otherwise
+    run the sync ones in a worker thread.
+
+    Args:
+        conn: A sync redis-py client (``decode_responses`` off).
+        aconn: An async redis-py client on the same server, for ``ainvoke``.
+        prefix: The first part of every key; savers with different prefixes
+            share a database without seeing each other.
+        serde: The serializer for checkpoints and writes.
+
+    Example:
+        >>> from memorygraph.checkpointers import open_checkpointer
+        >>> with open_checkpointer("redis://127.0.0.1:6379/15?prefix=doctest") as saver:
+        ...     type(saver).__name__
+        'RedisSaver'
+    """
+
+    def __init__(
+        self,
+        conn: redis.Redis,
+        *,
+        aconn: redis.asyncio.Redis | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.conn = conn
+        self.aconn = aconn
+        self.prefix = prefix
+        self.keys = _Keys(prefix)
+
+    # --- plans ---------------------------------------------------------------------------
+
+    def _put_plan(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        keys = self.keys
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns = str(configurable.get("checkpoint_ns", ""))
+        saved = checkpoint.copy()
+        values: dict[str, Any] = saved.pop("channel_values", {})  # type: ignore[misc]
+        checkpoint_id = checkpoint["id"]
+        ctype, cdata = self.serde.dumps_typed(saved)
+        mtype, mdata = self.serde.dumps_typed(get_checkpoint_metadata(config, metadata))
+        ckey, bkey = keys.checkpoint(thread_id, ns, checkpoint_id), keys.blobs(thread_id, ns)
+        commands: list[tuple[Any, ...]] = [
+            ("SADD", keys.threads, thread_id),
+            ("SADD", keys.namespaces(thread_id), ns),
+            ("ZADD", keys.ids(thread_id, ns), 0, checkpoint_id),
+            ("DEL", ckey),
+            (
+                "HSET",
+                ckey,
+                "type",
+                ctype,
+                "checkpoint",
+                cdata,
+                "mtype",
+                mtype,
+                "metadata",
+                mdata,
+                "parent",
+                configurable.get("checkpoint_id") or "",
+            ),
+        ]
+        fields: list[bytes] = []
+        for channel, version in new_versions.items():
+            typed = self.serde.dumps_typed(values[channel]) if channel in values else ("empty", b"")
+            fields += [_blob_field(channel, version), pack(*typed)]
+        if fields:
+            commands.append(("HSET", bkey, *fields))
+        registry = keys.registry(thread_id)
+        commands.append(
+            ("SADD", registry, keys.namespaces(thread_id), keys.ids(thread_id, ns), ckey, bkey)
+        )
+        yield Batch(commands, atomic=True)
+        return _config(thread_id, ns, checkpoint_id)
+
+    def _put_writes_plan(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> Plan[None]:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns = str(configurable.get("checkpoint_ns", ""))
+        wkey = self.keys.writes(thread_id, ns, str(configurable["checkpoint_id"]))
+        commands: list[tuple[Any, ...]] = []
+        for idx, (channel, value) in enumerate(writes):
+            slot = WRITES_IDX_MAP.get(channel, idx)
+            field = pack(task_id, str(slot))
+            data = pack(channel, task_path, *self.serde.dumps_typed(value))
+            # a special write (error, interrupt, ...) replaces; a regular one is kept
+            commands.append(("HSETNX" if slot >= 0 else "HSET", wkey, field, data))
+        if commands:
+            commands.append(("SADD", self.keys.registry(thread_id), wkey))
+            yield Batch(commands, atomic=True)
+
+    def _get_plan(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns = str(configurable.get("checkpoint_ns", ""))
+        wanted = get_checkpoint_id(config)
+        for _ in range(_LATEST_TRIES):
+            checkpoint_id = wanted
+            if not checkpoint_id:
+                [latest] = yield Batch([("ZREVRANGE", self.keys.ids(thread_id, ns), 0, 0)])
+                if not latest:
+                    return None
+                checkpoint_id = _text(latest[0])
+            found = yield from self._load_plan([(thread_id, ns, checkpoint_id)])
+            if found:
+                return found[0]
+            if wanted:
+                return None
+            # the latest checkpoint was pruned between the two reads: look again
+        return None
+
+    def _load_plan(
+        self,
+        wanted: Sequence[tuple[str, str, str]],
+        filter: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Plan[list[CheckpointTuple]]:
+        keys = self.keys
+        rows = yield Batch([("HGETALL", keys.checkpoint(*where)) for where in wanted])
+        found: list[tuple[tuple[str, str, str], dict[bytes, bytes], Any, dict[str, Any]]] = []
+        for where, row in zip(wanted, rows, strict=True):
+            if not row:
+                continue
+            metadata = self.serde.loads_typed((_text(row[b"mtype"]), row[b"metadata"]))
+            if filter and not all(metadata.get(k) == v for k, v in filter.items()):
+                continue
+            checkpoint = self.serde.loads_typed((_text(row[b"type"]), row[b"checkpoint"]))
+            found.append((where, row, metadata, checkpoint))
+            if limit is not None and len(found) >= limit:
+                break
+        if not found:
+            return []
+        commands: list[tuple[Any, ...]] = []
+        for (thread_id, ns, checkpoint_id), _, _, checkpoint in found:
+            commands.append(("HGETALL", keys.writes(thread_id, ns, checkpoint_id)))
+            versions = checkpoint.get("channel_versions") or {}
+            fields = [_blob_field(channel, version) for channel, version in versions.items()]
+            commands.append(("HMGET", keys.blobs(thread_id, ns), *fields) if fields else ("PING",))
+        replies = yield Batch(commands)
+        tuples = []
+        for index, ((thread_id, ns, checkpoint_id), row, metadata, checkpoint) in enumerate(found):
+            writes, blobs = replies[2 * index], replies[2 * index + 1]
+            versions = checkpoint.get("channel_versions") or {}
+            values: dict[str, Any] = {}
+            if isinstance(blobs, list):
+                for channel, blob in zip(versions, blobs, strict=True):
+                    if blob is None:
+                        continue
+                    btype, bdata = unpack(blob)
+                    if btype != b"empty":
+                        values[channel] = self.serde.loads_typed((_text(btype), bdata))
+            parent = _text(row.get(b"parent", b""))
+            tuples.append(
+                CheckpointTuple(
+                    config=_config(thread_id, ns, checkpoint_id),
+                    checkpoint=cast(Checkpoint, {**checkpoint, "channel_values": values}),
+                    metadata=metadata,
+                    parent_config=_config(thread_id, ns, parent) if parent else None,
+                    pending_writes=self._pending_writes(writes),
+                )
+            )
+        return tuples
+
+    def _pending_writes(self, stored: Mapping[bytes, bytes]) -> list[tuple[str, str, Any]]:
+        rows = []
+        for field, data in stored.items():
+            task_id, slot = unpack(field)
+            channel, task_path, wtype, wdata = unpack(data)
+            rows.append((_text(task_path), _text(task_id), int(slot), _text(channel), wtype, wdata))
+        rows.sort(key=lambda row: (row[0], row[1], row[2]))
+        return [
+            (task_id, channel, self.serde.loads_typed((_text(wtype), wdata)))
+            for _, task_id, _, channel, wtype, wdata in rows
+        ]
+
+    def _candidates_plan(
+        self, config: RunnableConfig | None, before: RunnableConfig | None
+    ) -> Plan[list[tuple[str, str, str]]]:
+        keys = self.keys
+        configurable = (config or {}).get("configurable") or {}
+        if config is not None:
+            threads = [str(configurable["thread_id"])]
+        else:
+            [members] = yield Batch([("SMEMBERS", keys.threads)])
+            threads = sorted(_text(member) for member in members)
+        ns_wanted = configurable.get("checkpoint_ns")
+        if ns_wanted is not None:
+            pairs = [(thread_id, str(ns_wanted)) for thread_id in threads]
+        else:
+            replies = yield Batch([("SMEMBERS", keys.namespaces(t)) for t in threads])
+            pairs = [
+                (t, _text(ns)) for t, found in zip(threads, replies, strict=True) for ns in found
+            ]
+        only = get_checkpoint_id(config) if config is not None else None
+        before_id = get_checkpoint_id(before) if before is not None else None
+        upper = f"({before_id}" if before_id else "+"
+        replies = yield Batch([("ZREVRANGEBYLEX", keys.ids(t, ns), upper, "-") for t, ns in pairs])
+        found = [
+            (thread_id, ns, _text(checkpoint_id))
+            for (thread_id, ns), ids in zip(pairs, replies, strict=True)
+            for checkpoint_id in ids
+            if not only or _text(checkpoint_id) == only
+        ]
+        found.sort(key=lambda where: where[2], reverse=True)
+        return found
+
+    def _delete_plan(self, thread_id: str) -> Plan[None]:
+        keys = self.keys
+        registry = keys.registry(thread_id)
+        [members] = yield Batch([("SMEMBERS", registry)], watch=(registry,))
+        doomed = [_text(member) for member in members] + [registry, keys.namespaces(thread_id)]
+        commands: list[tuple[Any, ...]] = [("DEL", *part) for part in chunks(doomed)]
+        commands.append(("SREM", keys.threads, thread_id))
+        yield Batch(commands, atomic=True)
+
+    def _prune_plan(self, thread_id: str) -> Plan[None]:
+        keys = self.keys
+        registry, ns_key = keys.registry(thread_id), keys.namespaces(thread_id)
+        [found] = yield Batch([("SMEMBERS", ns_key)], watch=(registry, ns_key))
+        namespaces = sorted(_text(ns) for ns in found)
+        if not namespaces:
+            return
+        id_keys = tuple(keys.ids(thread_id, ns) for ns in namespaces)
+        replies = yield Batch([("ZRANGE", key, 0, -1) for key in id_keys], watch=id_keys)
+        ids = {ns: [_text(cid) for cid in got] for ns, got in zip(namespaces, replies, strict=True)}
+        where = [(ns, cid) for ns in namespaces for cid in ids[ns]]
+        rows = yield Batch(
+            [
+                ("HMGET", keys.checkpoint(thread_id, ns, cid), "mtype", "metadata")
+                for ns, cid in where
+            ]
+            + [("HKEYS", keys.blobs(thread_id, ns)) for ns in namespaces]
+        )
+        metadata: dict[tuple[str, str], Any] = {}
+        for (ns, cid), (mtype, mdata) in zip(where, rows, strict=False):
+            if mtype is not None:
+                metadata[(ns, cid)] = self.serde.loads_typed((_text(mtype), mdata))
+        if any(_is_delta(meta) for meta in metadata.values()):
+            raise NotImplementedError(
+                f"RedisSaver cannot prune thread {thread_id!r}: it uses a DeltaChannel"
+            )
+        blob_fields = dict(zip(namespaces, rows[len(where) :], strict=True))
+        heads = [
+            _Head(ns, ids[ns][-1], _root_of(metadata.get((ns, ids[ns][-1]), {})))
+            for ns in namespaces
+            if ids[ns]
+        ]
+        calls = _finished_calls(heads, set(ids.get("", [])))
+        kept = {head.namespace: head.checkpoint_id for head in heads if head.namespace not in calls}
+        versions = yield Batch(
+            [
+                ("HMGET", keys.checkpoint(thread_id, ns, cid), "type", "checkpoint")
+                for ns, cid in kept.items()
+            ]
+        )
+        keep_fields: dict[str, set[bytes]] = {}
+        for (ns, _), (ctype, cdata) in zip(kept.items(), versions, strict=True):
+            saved = self.serde.loads_typed((_text(ctype), cdata)) if ctype is not None else {}
+            channel_versions = saved.get("channel_versions") or {}
+            keep_fields[ns] = {_blob_field(ch, ver) for ch, ver in channel_versions.items()}
+        yield Batch(
+            self._prune_commands(thread_id, namespaces, ids, kept, keep_fields, blob_fields),
+            atomic=True,
+        )
+
+    def _prune_commands(
+        self,
+        thread_id: str,
+        namespaces: list[str],
+        ids: dict[str, list[str]],
+        kept: dict[str, str],
+        keep_fields: dict[str, set[bytes]],
+        blob_fields: dict[str, list[bytes]],
+    ) -> list[tuple[Any, ...]]:
+        keys = self.keys
+        doomed: list[str] = []
+        commands: list[tuple[Any, ...]] = []
+        for ns in namespaces:
+            head = kept.get(ns)
+            for cid in ids[ns]:
+                if cid != head:
+                    doomed += [keys.checkpoint(thread_id, ns, cid), keys.writes(thread_id, ns, cid)]
+            if head is None:
+                doomed += [keys.ids(thread_id, ns), keys.blobs(thread_id, ns)]
+                commands.append(("SREM", keys.namespaces(thread_id), ns))
+                continue
+            old = [cid for cid in ids[ns] if cid != head]
+            for part in chunks(old):
+                commands.append(("ZREM", keys.ids(thread_id, ns), *part))
+            commands.append(("HSET", keys.checkpoint(thread_id, ns, head), "parent", ""))
+            stale = [f for f in blob_fields[ns] if f not in keep_fields.get(ns, set())]
+            for fields in chunks(stale):
+                commands.append(("HDEL", keys.blobs(thread_id, ns), *fields))
+        for part in chunks(doomed):
+            commands += [("DEL", *part), ("SREM", keys.registry(thread_id), *part)]
+        return commands
+
+    # --- sync API ------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Load a checkpoint (the latest when the config names none), with its writes."""
+        return run_plan(self.conn, lambda: self._get_plan(config), "get_tuple")
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """List checkpoints, newest first, filtered on metadata."""
+        candidates = run_plan(self.conn, lambda: self._candidates_plan(config, before), "list")
+        left = limit
+        for start in range(0, len(candidates), _PAGE):
+            if left is not None and left <= 0:
+                return
+            page = candidates[start : start + _PAGE]
+            found = run_plan(self.conn, partial(self._load_plan, page, filter, left))
+            if left is not None:
+                left -= len(found)
+            yield from found
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint and the channel values that changed, in one transaction."""
+        return run_plan(
+            self.conn, lambda: self._put_plan(config, checkpoint, metadata, new_versions), "put"
+        )
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Save a task's pending writes on a checkpoint, in one transaction."""
+        run_plan(self.conn, lambda: self._put_writes_plan(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every key of a thread."""
+        run_plan(self.conn, lambda: self._delete_plan(str(thread_id)), "delete_thread")
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Keep the latest checkpoint per namespace (``"keep_latest"``) or delete all.
+
+        A finished subgraph call's namespace goes with the older root
+        checkpoint it started from, as `memorygraph.checkpointers.prune_thread`
+        describes.
+
+        Raises:
+            NotImplementedError: The thread uses a ``DeltaChannel``, or the
+                strategy is unknown.
+        """
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                self.delete_thread(thread_id)
+            elif strategy == "keep_latest":
+                run_plan(self.conn, partial(self._prune_plan, str(thread_id)), "prune")
+            else:
+                raise NotImplementedError(f"RedisSaver has no prune strategy {strategy!r}")
+
+    # --- async API -----------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async twin of `get_tuple`."""
+        if self.aconn is None:
+            return await asyncio.to_thread(self.get_tuple, config)
+        return await arun_plan(self.aconn, lambda: self._get_plan(config), "get_tuple")
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async twin of `list`."""
+        if self.aconn is None:
+            found = await asyncio.to_thread(
+                lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+            )
+            for item in found:
+                yield item
+            return
+        aconn = self.aconn
+        candidates = await arun_plan(aconn, lambda: self._candidates_plan(config, before), "list")
+        left = limit
+        for start in range(0, len(candidates), _PAGE):
+            if left is not None and left <= 0:
+                return
+            page = candidates[start : start + _PAGE]
+            found = await arun_plan(aconn, partial(self._load_plan, page, filter, left))
+            if left is not None:
+                left -= len(found)
+            for item in found:
+                yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async twin of `put`."""
+        if self.aconn is None:
+            return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+        return await arun_plan(
+            self.aconn, lambda: self._put_plan(config, checkpoint, metadata, new_versions), "put"
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async twin of `put_writes`."""
+        if self.aconn is None:
+            await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+            return
+        await arun_plan(
+            self.aconn, lambda: self._put_writes_plan(config, writes, task_id, task_path)
+        )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async twin of `delete_thread`."""
+        if self.aconn is None:
+            await asyncio.to_thread(self.delete_thread, thread_id)
+            return
+        await arun_plan(self.aconn, lambda: self._delete_plan(str(thread_id)), "delete_thread")
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async twin of `prune`."""
+        if self.aconn is None:
+            await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+            return
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                await self.adelete_thread(thread_id)
+            elif strategy == "keep_latest":
+                await arun_plan(self.aconn, partial(self._prune_plan, str(thread_id)), "prune")
+            else:
+                raise NotImplementedError(f"RedisSaver has no prune strategy {strategy!r}")
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Return the next channel version: a zero-padded counter and a random tail."""
+        if current is None:
+            number = 0
+        elif isinstance(current, int):
+            number = current
+        else:
+            number = int(current.split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
