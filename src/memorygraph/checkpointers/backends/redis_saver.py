@@ -23,6 +23,7 @@ optimistic transactions (``WATCH``), retried when a run writes meanwhile.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import partial
@@ -499,7 +500,18 @@ class RedisSaver(BaseCheckpointSaver[str]):
             else:
                 raise NotImplementedError(f"RedisSaver has no prune strategy {strategy!r}")
 
+    def list_thread_ids(self) -> builtins.list[str]:
+        """Return the ids of the threads that hold checkpoints, sorted (one ``SMEMBERS``)."""
+        return sorted(_text(member) for member in self.conn.smembers(self.keys.threads))
+
     # --- async API -----------------------------------------------------------------------
+
+    async def alist_thread_ids(self) -> builtins.list[str]:
+        """Async twin of `list_thread_ids`."""
+        if self.aconn is None:
+            return await asyncio.to_thread(self.list_thread_ids)
+        members = await self.aconn.smembers(self.keys.threads)
+        return sorted(_text(member) for member in members)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of `get_tuple`."""
