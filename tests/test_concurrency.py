@@ -2,8 +2,8 @@
 
 PostgreSQL: 8 worker processes, each running 50 threads turn by turn (all 400
 threads in flight at once), 20 turns each by default. SQLite: 2 processes on
-one file. Redis: 2 processes x 5 threads x 10 turns. The window is small (`tests.workers.SMALL`), so every thread folds
-turns into its archive many times. Afterwards every thread's whole transcript,
+one file. Redis: 2 processes x 5 threads x 10 turns. The window is small
+(`tests.workers.SMALL`), so every thread folds turns into its archive many times. Afterwards every thread's whole transcript,
 archive then window, is exactly its own requests, each followed by the reply
 to it, and the audit trail has one record per turn.
 
