@@ -3,9 +3,10 @@
 PostgreSQL: 8 worker processes, each running 50 threads turn by turn (all 400
 threads in flight at once), 20 turns each by default. SQLite: 2 processes on
 one file. Redis: 2 processes x 5 threads x 10 turns. The window is small
-(`tests.workers.SMALL`), so every thread folds turns into its archive many times. Afterwards every thread's whole transcript,
-archive then window, is exactly its own requests, each followed by the reply
-to it, and the audit trail has one record per turn.
+(`tests.workers.SMALL`), so every thread folds turns into its archive many
+times. Afterwards every thread's whole transcript, archive then window, is
+exactly its own requests, each followed by the reply to it, and the audit
+trail has one record per turn.
 
 Then two writers on the same thread, at once. Left to LangGraph, the later
 run's checkpoint wins and the other's turn is lost, and on PostgreSQL the two
