@@ -390,6 +390,17 @@ class RedisStore(BaseStore):
 
     # --- API -----------------------------------------------------------------------------
 
+    def sweep_ttl(self) -> int:
+        """Drop expired items from the indexes now (reads do it too); return how many.
+
+        Redis deletes the items themselves when their TTL runs out;
+        `memorygraph.retention.sweep_expired` calls this.
+        """
+        swept = 0
+        while (count := int(self.conn.execute_command(*self._sweep()))) > 0:  # type: ignore[no-untyped-call]
+            swept += count
+        return swept
+
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run get, search, list-namespaces and put ops; reads see the store before the puts."""
         checked = _checked(ops)
