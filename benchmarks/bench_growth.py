@@ -1,6 +1,7 @@
 """Benchmark checkpoint growth and per-turn time: memorygraph against a plain graph and langmem.
 
-Usage: python benchmarks/bench_growth.py [--turns 250,500,1000] [--backends sqlite,postgres]
+Usage: python benchmarks/bench_growth.py [--turns 250,500,1000]
+           [--backends sqlite,postgres,redis]
            [--timing 50,2000] [--langmem-turns 500] [--postgres-vacuum-every N]
            [--json OUT] [--quick]
 
@@ -16,9 +17,14 @@ answers a fixed ~200-character reply at once and counts, with memorygraph's
    file of its own, reported apart). PostgreSQL: ``pg_total_relation_size`` of
    the checkpoint tables and of the store tables, in a fresh database per
    graph, dropped at the end (``--postgres-vacuum-every N`` runs ``VACUUM``
-   every N turns, for a server whose autovacuum is off). Then the ratio
-   memorygraph / baseline at each size, and each graph's growth exponent (the
-   slope of a log-log fit).
+   every N turns, for a server whose autovacuum is off). Redis: the sum of
+   ``MEMORY USAGE <key> SAMPLES 0`` (the key's bytes in the server's RAM, every
+   element counted) over the thread's keys, and over the store's keys, under
+   a prefix of the run's own, deleted at the end; memorygraph only, since the
+   baseline's quadratic history would take gigabytes of the server's memory.
+   Then the ratio memorygraph / baseline at each size, and each graph's
+   growth exponent (the slope of a log-log fit); and memorygraph's time per
+   turn on every backend, over the same turns.
 2. Time per turn of the memorygraph graph on SQLite at two points of one
    thread (``--timing``), each the median of a window of turns around it.
 3. The same workload through langmem's `SummarizationNode` (as its docs wire
@@ -72,6 +78,8 @@ NOTE_CHARS = 50
 CONTEXT = MemoryContext(tenant_id="bench", user_id="user")
 POSTGRES_URL_ENV = "MEMORYGRAPH_BENCH_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL_ENV = "MEMORYGRAPH_BENCH_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CHECKPOINT_TABLES = (
     "checkpoints",
     "checkpoint_blobs",
@@ -357,6 +365,55 @@ def postgres_backend(base: str, *, with_store: bool, vacuum_every: int) -> Itera
         )
 
 
+def redis_problem(base: str) -> str | None:
+    """Why the Redis server cannot be used, or None."""
+    try:
+        import redis
+    except ImportError:
+        return 'redis is not installed: pip install -e ".[redis]"'
+    try:
+        with redis.Redis.from_url(base, socket_connect_timeout=5) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        return f"{type(exc).__name__}: {exc} (set {REDIS_URL_ENV})"
+    return None
+
+
+def redis_bytes(client: Any, keys: Sequence[Any]) -> int:
+    """The bytes the keys take in the server's memory (``MEMORY USAGE``, every element)."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    return sum(int(size or 0) for size in pipe.execute())
+
+
+@contextlib.contextmanager
+def redis_backend(base: str, *, with_store: bool) -> Iterator[Backend]:
+    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+
+    prefix = f"memorygraph-bench-{os.getpid()}-{secrets.token_hex(4)}"
+    url = f"{base}{'&' if '?' in base else '?'}prefix={prefix}"
+    with contextlib.ExitStack() as stack:
+        saver = stack.enter_context(open_checkpointer(url))
+        store = stack.enter_context(open_store(url)) if with_store else None
+        assert isinstance(saver, RedisSaver)
+        client, keys = saver.conn, saver.keys
+
+        def thread_bytes() -> int:
+            members = list(client.smembers(keys.registry("bench")))
+            return redis_bytes(client, [*members, keys.registry("bench")])
+
+        def store_bytes() -> int:
+            return redis_bytes(client, list(client.scan_iter(match=f"{prefix}:s:*", count=1000)))
+
+        try:
+            yield Backend(saver, store, thread_bytes, store_bytes if with_store else lambda: 0)
+        finally:
+            doomed = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            for start in range(0, len(doomed), 500):
+                client.delete(*doomed[start : start + 500])
+
+
 # --- running turns ---
 
 
@@ -421,16 +478,21 @@ def bench_sizes(
     work: Path,
     postgres_url: str,
     vacuum_every: int,
+    redis_url: str = DEFAULT_REDIS_URL,
 ) -> tuple[dict[str, Any], Run | None]:
     """Checkpoint bytes for memorygraph and the baseline; on SQLite, also the timing run."""
     longest = max(sizes)
     if backend_name == "sqlite":
         longest = max(longest, max(timing) + width // 2)
     runs: dict[str, Run] = {}
-    for name in ("memorygraph", "baseline"):
+    names = ("memorygraph",) if backend_name == "redis" else ("memorygraph", "baseline")
+    for name in names:
         with_store = name == "memorygraph"
+        opened: contextlib.AbstractContextManager[Backend]
         if backend_name == "sqlite":
             opened = sqlite_backend(work, name, with_store=with_store)
+        elif backend_name == "redis":
+            opened = redis_backend(redis_url, with_store=with_store)
         else:
             opened = postgres_backend(
                 postgres_url, with_store=with_store, vacuum_every=vacuum_every
@@ -443,8 +505,8 @@ def bench_sizes(
                 subject = baseline_subject(backend.saver)
                 turns = max(sizes)
             runs[name] = run_thread(subject, backend, turns, sizes, f"{backend_name} {name}")
-    mg, base = runs["memorygraph"], runs["baseline"]
-    result = {
+    mg = runs["memorygraph"]
+    result: dict[str, Any] = {
         name: {
             "checkpoint_bytes": {str(t): run.checkpoint_bytes[t] for t in sizes},
             "store_bytes": {str(t): run.store_bytes[t] for t in sizes},
@@ -454,7 +516,16 @@ def bench_sizes(
         }
         for name, run in runs.items()
     }
-    result["ratio"] = {str(t): mg.checkpoint_bytes[t] / base.checkpoint_bytes[t] for t in sizes}
+    same = mg.turn_seconds[: max(sizes)]  # the same turns on every backend
+    result["time"] = {
+        "turns": len(same),
+        "median_ms_per_turn": statistics.median(same) * 1e3,
+        "mean_ms_per_turn": statistics.fmean(same) * 1e3,
+        f"median_ms_last_{width}": statistics.median(same[-width:]) * 1e3,
+    }
+    if "baseline" in runs:
+        base = runs["baseline"]
+        result["ratio"] = {str(t): mg.checkpoint_bytes[t] / base.checkpoint_bytes[t] for t in sizes}
     return result, (mg if backend_name == "sqlite" else None)
 
 
@@ -522,10 +593,48 @@ def mb(size: int) -> str:
     return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
+def print_memory_only(backend_name: str, growth: dict[str, Any]) -> None:
+    print(f"\nThread bytes in memory, {backend_name} (memorygraph, one thread)")
+    print(f"{'turns':>7}{'memorygraph':>14}{'(store)':>12}")
+    for turns, size in growth["memorygraph"]["checkpoint_bytes"].items():
+        store = growth["memorygraph"]["store_bytes"][turns]
+        print(f"{turns:>7}{mb(size):>14}{mb(store):>12}")
+    exponent = growth["memorygraph"]["exponent"]
+    if exponent is not None:
+        print(f"growth exponent: memorygraph {exponent:.2f}")
+
+
+def print_times(results: dict[str, Any]) -> None:
+    times = {name: g["time"] for name, g in results["growth"].items() if "time" in g}
+    if times:
+        width = next(key for key in next(iter(times.values())) if key.startswith("median_ms_last"))
+        last = max(results["turns"])
+        print(f"\nmemorygraph per backend, one thread of {last} turns")
+        window = "last " + width.rsplit("_", 1)[1]
+        print(
+            f"{'backend':<10}{'ms/turn median':>16}{'mean':>8}{window:>9}"
+            f"{'thread bytes':>14}{'store bytes':>13}"
+        )
+        for name, time_ in times.items():
+            sizes_ = results["growth"][name]["memorygraph"]
+            print(
+                f"{name:<10}{time_['median_ms_per_turn']:>16.1f}{time_['mean_ms_per_turn']:>8.1f}"
+                f"{time_[width]:>9.1f}{mb(sizes_['checkpoint_bytes'][str(last)]):>14}"
+                f"{mb(sizes_['store_bytes'][str(last)]):>13}"
+            )
+        print(
+            "(thread bytes: the SQLite checkpoint file, PostgreSQL's checkpoint tables, "
+            "Redis's MEMORY USAGE of the thread's keys)"
+        )
+
+
 def print_report(results: dict[str, Any]) -> None:
     for backend_name, growth in results["growth"].items():
         if "skipped" in growth:
             print(f"\n{backend_name}: skipped ({growth['skipped']})")
+            continue
+        if "ratio" not in growth:  # Redis: memorygraph alone
+            print_memory_only(backend_name, growth)
             continue
         sizes = list(growth["ratio"])
         note = ""
@@ -553,6 +662,7 @@ def print_report(results: dict[str, Any]) -> None:
             + f"  (targets: ratio <= {TARGET_RATIO} at {sizes[-1]} turns, "
             f"exponent <= {TARGET_EXPONENT})"
         )
+    print_times(results)
     timing = results["timing"]
     if timing is None:
         return
@@ -600,7 +710,9 @@ def parse_turns(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=parse_turns, help="sizes (default 250,500,1000)")
-    parser.add_argument("--backends", default=None, help="sqlite,postgres (default both)")
+    parser.add_argument(
+        "--backends", default=None, help="sqlite,postgres,redis (default all three)"
+    )
     parser.add_argument("--timing", type=parse_turns, help="two turns to time (default 50,2000)")
     parser.add_argument("--window", type=int, help="turns per timing median (default 20)")
     parser.add_argument("--langmem-turns", type=int, help="langmem's thread length (default 500)")
@@ -620,7 +732,7 @@ def main() -> None:
     timing = args.timing or ([10, 90] if quick else [50, 2000])
     width = args.window or (10 if quick else 20)
     langmem_turns = args.langmem_turns or (100 if quick else 500)
-    backends = (args.backends or ("sqlite" if quick else "sqlite,postgres")).split(",")
+    backends = (args.backends or ("sqlite" if quick else "sqlite,postgres,redis")).split(",")
     if len(timing) != 2:
         parser.error("--timing takes exactly two turns")
 
@@ -629,6 +741,7 @@ def main() -> None:
         or os.environ.get("MEMORYGRAPH_TEST_POSTGRES_URL")
         or DEFAULT_POSTGRES_URL
     )
+    redis_url = os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
     counter()  # load the encoding before any turn is timed
     results: dict[str, Any] = {
         "python": platform.python_version(),
@@ -640,6 +753,7 @@ def main() -> None:
                 "langgraph-checkpoint",
                 "langgraph-checkpoint-sqlite",
                 "langgraph-checkpoint-postgres",
+                "redis",
                 "langmem",
             )
         },
@@ -652,13 +766,24 @@ def main() -> None:
         work = Path(directory)
         memorygraph_run = None
         for backend_name in backends:
-            problem = postgres_problem(postgres_url) if backend_name == "postgres" else None
+            problem = None
+            if backend_name == "postgres":
+                problem = postgres_problem(postgres_url)
+            elif backend_name == "redis":
+                problem = redis_problem(redis_url)
             if problem is not None:
-                print(f"PostgreSQL skipped: {problem}", file=sys.stderr)
+                print(f"{backend_name} skipped: {problem}", file=sys.stderr)
                 results["growth"][backend_name] = {"skipped": problem}
                 continue
             growth, run = bench_sizes(
-                backend_name, sizes, timing, width, work, postgres_url, args.postgres_vacuum_every
+                backend_name,
+                sizes,
+                timing,
+                width,
+                work,
+                postgres_url,
+                args.postgres_vacuum_every,
+                redis_url,
             )
             if backend_name == "postgres":
                 growth["autovacuum"] = postgres_setting(postgres_url, "autovacuum")
@@ -676,7 +801,11 @@ def main() -> None:
     last = str(sizes[-1])
     results["targets"] = {
         backend_name: {
-            f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO,
+            **(
+                {f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO}
+                if "ratio" in growth
+                else {}
+            ),
             "exponent": (growth["memorygraph"]["exponent"] or 0.0) <= TARGET_EXPONENT,
         }
         for backend_name, growth in results["growth"].items()

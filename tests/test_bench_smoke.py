@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,29 @@ def test_timing_and_langmem(quick: dict[str, Any]) -> None:
         langmem["prompt_tokens_per_reply_call"]
         / langmem["memorygraph_prompt_tokens_per_reply_call"]
     )
+
+
+@pytest.mark.redis
+def test_growth_on_redis_reports_bytes_and_time(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    base = redis_url.partition("?")[0]
+    out = tmp_path / "growth.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--backends", "redis", "--turns", "5,10"]
+        + ["--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "MEMORYGRAPH_BENCH_REDIS_URL": base},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Thread bytes in memory, redis" in done.stdout
+    growth = json.loads(out.read_text())["growth"]["redis"]
+    assert set(growth) == {"memorygraph", "time"}  # no baseline on Redis
+    assert all(size > 1000 for size in growth["memorygraph"]["checkpoint_bytes"].values())
+    assert all(size > 1000 for size in growth["memorygraph"]["store_bytes"].values())
+    assert growth["time"]["turns"] == 10 and growth["time"]["median_ms_per_turn"] > 0
+    with redis.Redis.from_url(base) as client:
+        assert not list(client.scan_iter(match="memorygraph-bench-*"))  # cleaned up
