@@ -3,6 +3,8 @@
 ``"memory"``, ``"sqlite:///path.db"`` and ``"postgresql://..."`` open
 LangGraph's own savers and stores; memorygraph only picks the right one, sets
 it up, and registers memorygraph's record types with its serializer.
+``"redis://..."`` opens memorygraph's own (`backends.redis_saver`,
+`backends.redis_store`), on plain Redis 7 commands.
 
 Example:
     >>> from memorygraph.checkpointers import list_threads, open_checkpointer
