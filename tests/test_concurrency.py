@@ -149,6 +149,7 @@ def test_two_processes_on_one_sqlite_file(sqlite_url: str) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_two_processes_on_redis(redis_url: str) -> None:
     # 2 processes x 5 threads x 10 turns, each turn under the thread's lease.

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.redis
 SECRET = "pw-not-for-screens"
 
 
+@pytest.mark.slow
 def test_demo_threads_and_forget_on_redis(redis_url: str) -> None:
     # The server has no password: its default user accepts any, so the URL can carry one.
     url = redis_url.replace("redis://", f"redis://:{SECRET}@", 1)

@@ -61,6 +61,7 @@ def _start_holder(url: str, thread: str, ready: Path, lease: float) -> subproces
     return holder
 
 
+@pytest.mark.slow
 def test_a_lease_held_by_another_process_blocks_until_that_process_dies(
     redis_url: str, tmp_path: Path
 ) -> None:
