@@ -39,6 +39,7 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_id,
     get_checkpoint_metadata,
+    writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
@@ -301,7 +302,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             task_id, slot = unpack(field)
             channel, task_path, wtype, wdata = unpack(data)
             rows.append((_text(task_path), _text(task_id), int(slot), _text(channel), wtype, wdata))
-        rows.sort(key=lambda row: (row[0], row[1], row[2]))
+        rows.sort(key=lambda row: writes_sort_key(row[0], row[1], row[2]))  # LangGraph's order
         return [
             (task_id, channel, self.serde.loads_typed((_text(wtype), wdata)))
             for _, task_id, _, channel, wtype, wdata in rows
