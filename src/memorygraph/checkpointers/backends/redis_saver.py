@@ -50,11 +50,11 @@ from memorygraph.checkpointers.backends.redis_client import (
     Plan,
     arun_plan,
     chunks,
-    key_part,
     pack,
     run_plan,
     unpack,
 )
+from memorygraph.checkpointers.backends.redis_keys import SaverKeys, blob_field, text, thread_config
 
 if TYPE_CHECKING:
     import redis
@@ -64,54 +64,6 @@ __all__ = ["RedisSaver"]
 
 _PAGE = 50
 _LATEST_TRIES = 5
-
-
-class _Keys:
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.threads = f"{prefix}:threads"
-
-    def thread(self, thread_id: str) -> str:
-        return f"{self.prefix}:t:{key_part(thread_id)}"
-
-    def namespaces(self, thread_id: str) -> str:
-        return f"{self.thread(thread_id)}:ns"
-
-    def registry(self, thread_id: str) -> str:
-        return f"{self.thread(thread_id)}:keys"
-
-    def ns(self, thread_id: str, ns: str) -> str:
-        return f"{self.thread(thread_id)}:{key_part(ns)}"
-
-    def ids(self, thread_id: str, ns: str) -> str:
-        return f"{self.ns(thread_id, ns)}:ids"
-
-    def checkpoint(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
-        return f"{self.ns(thread_id, ns)}:c:{key_part(checkpoint_id)}"
-
-    def blobs(self, thread_id: str, ns: str) -> str:
-        return f"{self.ns(thread_id, ns)}:b"
-
-    def writes(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
-        return f"{self.ns(thread_id, ns)}:w:{key_part(checkpoint_id)}"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _blob_field(channel: str, version: Any) -> bytes:
-    return pack(channel, str(version))
-
-
-def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": ns,
-            "checkpoint_id": checkpoint_id,
-        }
-    }
 
 
 class RedisSaver(BaseCheckpointSaver[str]):
@@ -148,7 +100,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self.conn = conn
         self.aconn = aconn
         self.prefix = prefix
-        self.keys = _Keys(prefix)
+        self.keys = SaverKeys(prefix)
 
     # --- plans ---------------------------------------------------------------------------
 
@@ -192,7 +144,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         fields: list[bytes] = []
         for channel, version in new_versions.items():
             typed = self.serde.dumps_typed(values[channel]) if channel in values else ("empty", b"")
-            fields += [_blob_field(channel, version), pack(*typed)]
+            fields += [blob_field(channel, version), pack(*typed)]
         if fields:
             commands.append(("HSET", bkey, *fields))
         registry = keys.registry(thread_id)
@@ -200,7 +152,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             ("SADD", registry, keys.namespaces(thread_id), keys.ids(thread_id, ns), ckey, bkey)
         )
         yield Batch(commands, atomic=True)
-        return _config(thread_id, ns, checkpoint_id)
+        return thread_config(thread_id, ns, checkpoint_id)
 
     def _put_writes_plan(
         self,
@@ -235,7 +187,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 [latest] = yield Batch([("ZREVRANGE", self.keys.ids(thread_id, ns), 0, 0)])
                 if not latest:
                     return None
-                checkpoint_id = _text(latest[0])
+                checkpoint_id = text(latest[0])
             found = yield from self._load_plan([(thread_id, ns, checkpoint_id)])
             if found:
                 return found[0]
@@ -256,10 +208,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
         for where, row in zip(wanted, rows, strict=True):
             if not row:
                 continue
-            metadata = self.serde.loads_typed((_text(row[b"mtype"]), row[b"metadata"]))
+            metadata = self.serde.loads_typed((text(row[b"mtype"]), row[b"metadata"]))
             if filter and not all(metadata.get(k) == v for k, v in filter.items()):
                 continue
-            checkpoint = self.serde.loads_typed((_text(row[b"type"]), row[b"checkpoint"]))
+            checkpoint = self.serde.loads_typed((text(row[b"type"]), row[b"checkpoint"]))
             found.append((where, row, metadata, checkpoint))
             if limit is not None and len(found) >= limit:
                 break
@@ -269,7 +221,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         for (thread_id, ns, checkpoint_id), _, _, checkpoint in found:
             commands.append(("HGETALL", keys.writes(thread_id, ns, checkpoint_id)))
             versions = checkpoint.get("channel_versions") or {}
-            fields = [_blob_field(channel, version) for channel, version in versions.items()]
+            fields = [blob_field(channel, version) for channel, version in versions.items()]
             commands.append(("HMGET", keys.blobs(thread_id, ns), *fields) if fields else ("PING",))
         replies = yield Batch(commands)
         tuples = []
@@ -283,14 +235,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
                         continue
                     btype, bdata = unpack(blob)
                     if btype != b"empty":
-                        values[channel] = self.serde.loads_typed((_text(btype), bdata))
-            parent = _text(row.get(b"parent", b""))
+                        values[channel] = self.serde.loads_typed((text(btype), bdata))
+            parent = text(row.get(b"parent", b""))
             tuples.append(
                 CheckpointTuple(
-                    config=_config(thread_id, ns, checkpoint_id),
+                    config=thread_config(thread_id, ns, checkpoint_id),
                     checkpoint=cast(Checkpoint, {**checkpoint, "channel_values": values}),
                     metadata=metadata,
-                    parent_config=_config(thread_id, ns, parent) if parent else None,
+                    parent_config=thread_config(thread_id, ns, parent) if parent else None,
                     pending_writes=self._pending_writes(writes),
                 )
             )
@@ -301,10 +253,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
         for field, data in stored.items():
             task_id, slot = unpack(field)
             channel, task_path, wtype, wdata = unpack(data)
-            rows.append((_text(task_path), _text(task_id), int(slot), _text(channel), wtype, wdata))
+            rows.append((text(task_path), text(task_id), int(slot), text(channel), wtype, wdata))
         rows.sort(key=lambda row: writes_sort_key(row[0], row[1], row[2]))  # LangGraph's order
         return [
-            (task_id, channel, self.serde.loads_typed((_text(wtype), wdata)))
+            (task_id, channel, self.serde.loads_typed((text(wtype), wdata)))
             for _, task_id, _, channel, wtype, wdata in rows
         ]
 
@@ -317,24 +269,24 @@ class RedisSaver(BaseCheckpointSaver[str]):
             threads = [str(configurable["thread_id"])]
         else:
             [members] = yield Batch([("SMEMBERS", keys.threads)])
-            threads = sorted(_text(member) for member in members)
+            threads = sorted(text(member) for member in members)
         ns_wanted = configurable.get("checkpoint_ns")
         if ns_wanted is not None:
             pairs = [(thread_id, str(ns_wanted)) for thread_id in threads]
         else:
             replies = yield Batch([("SMEMBERS", keys.namespaces(t)) for t in threads])
             pairs = [
-                (t, _text(ns)) for t, found in zip(threads, replies, strict=True) for ns in found
+                (t, text(ns)) for t, found in zip(threads, replies, strict=True) for ns in found
             ]
         only = get_checkpoint_id(config) if config is not None else None
         before_id = get_checkpoint_id(before) if before is not None else None
         upper = f"({before_id}" if before_id else "+"
         replies = yield Batch([("ZREVRANGEBYLEX", keys.ids(t, ns), upper, "-") for t, ns in pairs])
         found = [
-            (thread_id, ns, _text(checkpoint_id))
+            (thread_id, ns, text(checkpoint_id))
             for (thread_id, ns), ids in zip(pairs, replies, strict=True)
             for checkpoint_id in ids
-            if not only or _text(checkpoint_id) == only
+            if not only or text(checkpoint_id) == only
         ]
         found.sort(key=lambda where: where[2], reverse=True)
         return found
@@ -343,7 +295,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         keys = self.keys
         registry = keys.registry(thread_id)
         [members] = yield Batch([("SMEMBERS", registry)], watch=(registry,))
-        doomed = [_text(member) for member in members] + [registry, keys.namespaces(thread_id)]
+        doomed = [text(member) for member in members] + [registry, keys.namespaces(thread_id)]
         commands: list[tuple[Any, ...]] = [("DEL", *part) for part in chunks(doomed)]
         commands.append(("SREM", keys.threads, thread_id))
         yield Batch(commands, atomic=True)
@@ -352,12 +304,12 @@ class RedisSaver(BaseCheckpointSaver[str]):
         keys = self.keys
         registry, ns_key = keys.registry(thread_id), keys.namespaces(thread_id)
         [found] = yield Batch([("SMEMBERS", ns_key)], watch=(registry, ns_key))
-        namespaces = sorted(_text(ns) for ns in found)
+        namespaces = sorted(text(ns) for ns in found)
         if not namespaces:
             return
         id_keys = tuple(keys.ids(thread_id, ns) for ns in namespaces)
         replies = yield Batch([("ZRANGE", key, 0, -1) for key in id_keys], watch=id_keys)
-        ids = {ns: [_text(cid) for cid in got] for ns, got in zip(namespaces, replies, strict=True)}
+        ids = {ns: [text(cid) for cid in got] for ns, got in zip(namespaces, replies, strict=True)}
         where = [(ns, cid) for ns in namespaces for cid in ids[ns]]
         rows = yield Batch(
             [
@@ -369,7 +321,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         metadata: dict[tuple[str, str], Any] = {}
         for (ns, cid), (mtype, mdata) in zip(where, rows, strict=False):
             if mtype is not None:
-                metadata[(ns, cid)] = self.serde.loads_typed((_text(mtype), mdata))
+                metadata[(ns, cid)] = self.serde.loads_typed((text(mtype), mdata))
         if any(_is_delta(meta) for meta in metadata.values()):
             raise NotImplementedError(
                 f"RedisSaver cannot prune thread {thread_id!r}: it uses a DeltaChannel"
@@ -390,9 +342,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
         )
         keep_fields: dict[str, set[bytes]] = {}
         for (ns, _), (ctype, cdata) in zip(kept.items(), versions, strict=True):
-            saved = self.serde.loads_typed((_text(ctype), cdata)) if ctype is not None else {}
+            saved = self.serde.loads_typed((text(ctype), cdata)) if ctype is not None else {}
             channel_versions = saved.get("channel_versions") or {}
-            keep_fields[ns] = {_blob_field(ch, ver) for ch, ver in channel_versions.items()}
+            keep_fields[ns] = {blob_field(ch, ver) for ch, ver in channel_versions.items()}
         yield Batch(
             self._prune_commands(thread_id, namespaces, ids, kept, keep_fields, blob_fields),
             atomic=True,
@@ -503,7 +455,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     def list_thread_ids(self) -> builtins.list[str]:
         """Return the ids of the threads that hold checkpoints, sorted (one ``SMEMBERS``)."""
-        return sorted(_text(member) for member in self.conn.smembers(self.keys.threads))
+        return sorted(text(member) for member in self.conn.smembers(self.keys.threads))
 
     # --- async API -----------------------------------------------------------------------
 
@@ -512,7 +464,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if self.aconn is None:
             return await asyncio.to_thread(self.list_thread_ids)
         members = await self.aconn.smembers(self.keys.threads)
-        return sorted(_text(member) for member in members)
+        return sorted(text(member) for member in members)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of `get_tuple`."""
