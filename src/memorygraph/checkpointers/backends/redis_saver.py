@@ -43,7 +43,6 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from memorygraph.checkpointers._prune import _finished_calls, _Head, _is_delta, _root_of
 from memorygraph.checkpointers.backends.redis_client import (
     DEFAULT_PREFIX,
     Batch,
@@ -55,6 +54,11 @@ from memorygraph.checkpointers.backends.redis_client import (
     unpack,
 )
 from memorygraph.checkpointers.backends.redis_keys import SaverKeys, blob_field, text, thread_config
+from memorygraph.checkpointers.backends.redis_maintenance import (
+    copy_plan,
+    delete_runs_plan,
+    prune_plan,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -300,88 +304,6 @@ class RedisSaver(BaseCheckpointSaver[str]):
         commands.append(("SREM", keys.threads, thread_id))
         yield Batch(commands, atomic=True)
 
-    def _prune_plan(self, thread_id: str) -> Plan[None]:
-        keys = self.keys
-        registry, ns_key = keys.registry(thread_id), keys.namespaces(thread_id)
-        [found] = yield Batch([("SMEMBERS", ns_key)], watch=(registry, ns_key))
-        namespaces = sorted(text(ns) for ns in found)
-        if not namespaces:
-            return
-        id_keys = tuple(keys.ids(thread_id, ns) for ns in namespaces)
-        replies = yield Batch([("ZRANGE", key, 0, -1) for key in id_keys], watch=id_keys)
-        ids = {ns: [text(cid) for cid in got] for ns, got in zip(namespaces, replies, strict=True)}
-        where = [(ns, cid) for ns in namespaces for cid in ids[ns]]
-        rows = yield Batch(
-            [
-                ("HMGET", keys.checkpoint(thread_id, ns, cid), "mtype", "metadata")
-                for ns, cid in where
-            ]
-            + [("HKEYS", keys.blobs(thread_id, ns)) for ns in namespaces]
-        )
-        metadata: dict[tuple[str, str], Any] = {}
-        for (ns, cid), (mtype, mdata) in zip(where, rows, strict=False):
-            if mtype is not None:
-                metadata[(ns, cid)] = self.serde.loads_typed((text(mtype), mdata))
-        if any(_is_delta(meta) for meta in metadata.values()):
-            raise NotImplementedError(
-                f"RedisSaver cannot prune thread {thread_id!r}: it uses a DeltaChannel"
-            )
-        blob_fields = dict(zip(namespaces, rows[len(where) :], strict=True))
-        heads = [
-            _Head(ns, ids[ns][-1], _root_of(metadata.get((ns, ids[ns][-1]), {})))
-            for ns in namespaces
-            if ids[ns]
-        ]
-        calls = _finished_calls(heads, set(ids.get("", [])))
-        kept = {head.namespace: head.checkpoint_id for head in heads if head.namespace not in calls}
-        versions = yield Batch(
-            [
-                ("HMGET", keys.checkpoint(thread_id, ns, cid), "type", "checkpoint")
-                for ns, cid in kept.items()
-            ]
-        )
-        keep_fields: dict[str, set[bytes]] = {}
-        for (ns, _), (ctype, cdata) in zip(kept.items(), versions, strict=True):
-            saved = self.serde.loads_typed((text(ctype), cdata)) if ctype is not None else {}
-            channel_versions = saved.get("channel_versions") or {}
-            keep_fields[ns] = {blob_field(ch, ver) for ch, ver in channel_versions.items()}
-        yield Batch(
-            self._prune_commands(thread_id, namespaces, ids, kept, keep_fields, blob_fields),
-            atomic=True,
-        )
-
-    def _prune_commands(
-        self,
-        thread_id: str,
-        namespaces: list[str],
-        ids: dict[str, list[str]],
-        kept: dict[str, str],
-        keep_fields: dict[str, set[bytes]],
-        blob_fields: dict[str, list[bytes]],
-    ) -> list[tuple[Any, ...]]:
-        keys = self.keys
-        doomed: list[str] = []
-        commands: list[tuple[Any, ...]] = []
-        for ns in namespaces:
-            head = kept.get(ns)
-            for cid in ids[ns]:
-                if cid != head:
-                    doomed += [keys.checkpoint(thread_id, ns, cid), keys.writes(thread_id, ns, cid)]
-            if head is None:
-                doomed += [keys.ids(thread_id, ns), keys.blobs(thread_id, ns)]
-                commands.append(("SREM", keys.namespaces(thread_id), ns))
-                continue
-            old = [cid for cid in ids[ns] if cid != head]
-            for part in chunks(old):
-                commands.append(("ZREM", keys.ids(thread_id, ns), *part))
-            commands.append(("HSET", keys.checkpoint(thread_id, ns, head), "parent", ""))
-            stale = [f for f in blob_fields[ns] if f not in keep_fields.get(ns, set())]
-            for fields in chunks(stale):
-                commands.append(("HDEL", keys.blobs(thread_id, ns), *fields))
-        for part in chunks(doomed):
-            commands += [("DEL", *part), ("SREM", keys.registry(thread_id), *part)]
-        return commands
-
     # --- sync API ------------------------------------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -449,15 +371,41 @@ class RedisSaver(BaseCheckpointSaver[str]):
             if strategy == "delete":
                 self.delete_thread(thread_id)
             elif strategy == "keep_latest":
-                run_plan(self.conn, partial(self._prune_plan, str(thread_id)), "prune")
+                run_plan(self.conn, partial(prune_plan, self, str(thread_id)), "prune")
             else:
                 raise NotImplementedError(f"RedisSaver has no prune strategy {strategy!r}")
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, channel value and write of a thread to another thread."""
+        plan = partial(copy_plan, self, str(source_thread_id), str(target_thread_id))
+        run_plan(self.conn, plan, "copy_thread")
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints and writes of the given runs (reads every checkpoint)."""
+        run_plan(self.conn, partial(delete_runs_plan, self, list(run_ids)), "delete_for_runs")
 
     def list_thread_ids(self) -> builtins.list[str]:
         """Return the ids of the threads that hold checkpoints, sorted (one ``SMEMBERS``)."""
         return sorted(text(member) for member in self.conn.smembers(self.keys.threads))
 
     # --- async API -----------------------------------------------------------------------
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async twin of `copy_thread`."""
+        if self.aconn is None:
+            await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+            return
+        plan = partial(copy_plan, self, str(source_thread_id), str(target_thread_id))
+        await arun_plan(self.aconn, plan, "copy_thread")
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async twin of `delete_for_runs`."""
+        if self.aconn is None:
+            await asyncio.to_thread(self.delete_for_runs, run_ids)
+            return
+        await arun_plan(
+            self.aconn, partial(delete_runs_plan, self, list(run_ids)), "delete_for_runs"
+        )
 
     async def alist_thread_ids(self) -> builtins.list[str]:
         """Async twin of `list_thread_ids`."""
@@ -546,7 +494,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             if strategy == "delete":
                 await self.adelete_thread(thread_id)
             elif strategy == "keep_latest":
-                await arun_plan(self.aconn, partial(self._prune_plan, str(thread_id)), "prune")
+                await arun_plan(self.aconn, partial(prune_plan, self, str(thread_id)), "prune")
             else:
                 raise NotImplementedError(f"RedisSaver has no prune strategy {strategy!r}")
 
