@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from memorygraph import create_memory_graph, forget_user
-from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph import aforget_user, create_memory_graph, forget_user
+from memorygraph.checkpointers import aopen_checkpointer, aopen_store, open_checkpointer, open_store
 from tests.fakes import RecordingChatModel
-from tests.test_forget import CONFIG, marker, people, present, talk
+from tests.test_forget import CONFIG, atalk, marker, people, present, talk
 
 pytestmark = pytest.mark.redis
 
@@ -115,3 +115,25 @@ def test_without_vacuum_the_old_files_still_hold_it(server: tuple[str, Path, str
         report = forget_user(checkpointer, store, tenant, "ana", vacuum=False)
     assert report.vacuumed == []
     assert present(_files(data), gone)  # what vacuum=True is for
+
+
+async def test_async_forget_rewrites_them_too(server: tuple[str, Path, str]) -> None:
+    url, data, mode = server
+    tenant, gone, kept = f"t{uuid.uuid4().hex[:8]}", marker(), marker()
+    async with aopen_checkpointer(url) as checkpointer, aopen_store(url) as store:
+        assert getattr(checkpointer, "aconn", None) is not None  # the async rewrite path
+        graph = create_memory_graph(
+            RecordingChatModel(), checkpointer=checkpointer, store=store, config=CONFIG
+        )
+        await atalk(graph, people(tenant)["ana"], "a1", gone)
+        await atalk(graph, people(tenant)["bob"], "b1", kept)
+        if mode == "rdb":
+            await checkpointer.aconn.save()  # type: ignore[attr-defined]
+        assert present(_files(data), gone)
+        report = await aforget_user(checkpointer, store, tenant, "ana")
+    assert report.vacuumed == [f"{url} ({'AOF' if mode == 'aof' else 'RDB snapshot'} rewritten)"]
+    deadline = time.monotonic() + 10
+    while present(_files(data), gone):
+        assert time.monotonic() < deadline, f"the forgotten text is still in the {mode} files"
+        time.sleep(0.1)
+    assert present(_files(data), kept)
