@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,13 @@ def test_prefixes_keep_two_apps_apart(redis_url: str) -> None:
         prefix = redis_url.split("prefix=")[1]
         assert client.exists(f"{prefix}:s:ns")
         client.delete(*client.keys(f"other-{prefix}:*") or ["nothing"])
+
+
+def test_without_the_extra_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)
+    for opener in (open_checkpointer, open_store):
+        with pytest.raises(BackendError, match=r'pip install "memorygraph\[redis\]"'):
+            with opener("redis://127.0.0.1:6379/9"):
+                pass  # pragma: no cover

@@ -27,8 +27,12 @@ from memorygraph.checkpointers._threads import (
     delete_thread,
     list_threads,
 )
+from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+from memorygraph.checkpointers.backends.redis_store import RedisStore
 
 __all__ = [
+    "RedisSaver",
+    "RedisStore",
     "adelete_thread",
     "alist_threads",
     "aopen_checkpointer",
