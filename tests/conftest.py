@@ -4,10 +4,12 @@
   but loopback or a unix socket raises `NetworkBlockedError`, and a test that
   swallowed that error fails anyway at teardown. Tests that want to check how
   code behaves offline can inspect (and then clear) `network_attempts`.
-- `backend_url` runs a test once per backend: ``memory``, ``sqlite`` and
-  ``postgres``. PostgreSQL is a real server: `postgres_url` creates a fresh
-  database on it for the session. Without a server the postgres cases skip,
-  except in CI (env ``CI`` set), where they fail.
+- `backend_url` runs a test once per backend: ``memory``, ``sqlite``,
+  ``postgres`` and ``redis``. PostgreSQL is a real server: `postgres_url`
+  creates a fresh database on it for the session. Redis is one too:
+  `redis_url` gives each test a key prefix of its own and deletes its keys
+  afterwards. Without a server those cases skip, except in CI (env ``CI``
+  set), where they fail.
 - `openai_server` is an OpenAI-compatible chat-completions server on loopback
   with scripted replies and recorded requests (`tests/openai_server.py`).
 - `langgraph_server` is ``langgraph dev`` serving the repository's
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 POSTGRES_URL_ENV = "MEMORYGRAPH_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL_ENV = "MEMORYGRAPH_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -178,6 +182,48 @@ def postgres_url() -> Iterator[str]:
             )
 
 
+def _redis_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: Redis tests must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _redis_server() -> str:
+    base = os.environ.get(REDIS_URL_ENV, DEFAULT_REDIS_URL)
+    try:
+        import redis
+    except ImportError:
+        _redis_unavailable('redis is not installed: pip install -e ".[dev,redis]"')
+    try:
+        with redis.Redis.from_url(base, socket_connect_timeout=5) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        _redis_unavailable(
+            f"Redis at {_redacted(base)} is not usable ({type(exc).__name__}: {exc}); "
+            f"start redis-server or set {REDIS_URL_ENV}"
+        )
+    return base
+
+
+@pytest.fixture
+def redis_url(_redis_server: str) -> Iterator[str]:
+    """A Redis URL with a key prefix of the test's own; its keys are deleted afterwards.
+
+    The server comes from ``MEMORYGRAPH_TEST_REDIS_URL`` (default
+    ``redis://127.0.0.1:6379/9``: a database number of the tests' own).
+    """
+    import redis
+
+    prefix = f"mgtest-{secrets.token_hex(6)}"
+    joiner = "&" if "?" in _redis_server else "?"
+    yield f"{_redis_server}{joiner}prefix={prefix}"
+    with redis.Redis.from_url(_redis_server, socket_connect_timeout=5) as client:
+        doomed = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(doomed), 500):
+            client.delete(*doomed[start : start + 500])
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A URL to a SQLite file in the test's tmp_path (usable from other processes)."""
@@ -189,16 +235,17 @@ def sqlite_url(tmp_path: Path) -> str:
         pytest.param("memory", id="memory"),
         pytest.param("sqlite", id="sqlite"),
         pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", id="redis", marks=pytest.mark.redis),
     ]
 )
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of each backend in turn: ``memory``, a SQLite file, PostgreSQL."""
+    """The URL of each backend in turn: ``memory``, a SQLite file, PostgreSQL, Redis."""
     kind: str = request.param
     if kind == "memory":
         return "memory"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path}/cp.db"
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("redis_url" if kind == "redis" else "postgres_url")
     return url
 
 

@@ -387,7 +387,7 @@ async def test_async_store_put_get_search(backend_url: str) -> None:
         "",
         "mem",
         "mysql://user:hunter2-not-for-logs@db.example.com/app",
-        "redis://localhost:6379",
+        "memcached://localhost:11211",
         "sqlite:///",
         "sqlite://host/file.db",
         "postgresql",
@@ -415,6 +415,8 @@ def test_unsupported_scheme_lists_every_supported_form() -> None:
         ":memory:",
         "postgresql://",
         "postgres://",
+        "redis://",
+        "rediss://",
     ):
         assert form in message
 
@@ -593,14 +595,21 @@ with open_checkpointer(sys.argv[2]) as saver:
 """
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ],
+)
 def test_a_thread_resumes_in_a_new_process(
     kind: str,
     request: pytest.FixtureRequest,
     warnings_log: pytest.LogCaptureFixture,
     serde_events: list[SerdeEvent],
 ) -> None:
-    url: str = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
+    url: str = request.getfixturevalue(f"{kind}_url")
     thread_id = new_thread()
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(TESTS_DIR), url, thread_id],

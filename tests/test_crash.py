@@ -1,6 +1,6 @@
 """A process killed with SIGKILL mid-turn loses nothing and repeats nothing when resumed.
 
-A worker (`tests.workers`) runs a few turns on SQLite or PostgreSQL and, on
+A worker (`tests.workers`) runs a few turns on SQLite, PostgreSQL or Redis and, on
 one turn, stops dead at a chosen point: right after the checkpoint that
 follows extract_facts, summarize or pack_context is saved ("between nodes"),
 inside summarize just after a folded turn was written to the archive, inside
@@ -162,9 +162,27 @@ def _backends(request: pytest.FixtureRequest, folder: Path) -> dict[str, Callabl
     try:
         postgres: str = request.getfixturevalue("postgres_url")
     except pytest.skip.Exception:
-        return backends
-    backends["postgres"] = lambda: postgres
+        pass
+    else:
+        backends["postgres"] = lambda: postgres
+    try:
+        redis_server: str = request.getfixturevalue("_redis_server")
+    except pytest.skip.Exception:
+        pass
+    else:
+        prefix = f"mgtest-crash-{uuid.uuid4().hex[:8]}"
+        backends["redis"] = lambda: f"{redis_server}?prefix={prefix}"
+        request.addfinalizer(lambda: _drop_redis_keys(redis_server, prefix))
     return backends
+
+
+def _drop_redis_keys(url: str, prefix: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        doomed = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(doomed), 500):
+            client.delete(*doomed[start : start + 500])
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +210,18 @@ def crashes(
     return started
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":
         request.getfixturevalue("postgres_url")  # skips (or fails in CI) without a server
+    if request.param == "redis":
+        request.getfixturevalue("_redis_server")
     return str(request.param)
 
 

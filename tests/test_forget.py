@@ -3,7 +3,8 @@
 Each test writes through the real graph (checkpoints, facts, the archive, the
 general and the restricted audit), with a marker string unique to the subject,
 then forgets the subject and reads the raw storage: the bytes of the SQLite
-``.db`` and ``-wal`` files, and every row of every PostgreSQL table. Data of the
+``.db`` and ``-wal`` files, every row of every PostgreSQL table, and every
+value of every key in the Redis database. Data of the
 subjects that were not forgotten is still there, which shows the reads can see.
 """
 
@@ -119,6 +120,28 @@ def postgres_rows(url: str) -> str:
     return "\n".join(dump)
 
 
+def redis_values(url: str) -> bytes:
+    """Every key of the Redis database and everything each one holds, as bytes."""
+    import redis
+
+    dump: list[bytes] = []
+    with redis.Redis.from_url(url.partition("?")[0]) as client:
+        for key in client.scan_iter(count=1000):  # all keys, not only this test's prefix
+            kind = client.type(key)
+            dump.append(key)
+            if kind == b"string":
+                dump.append(client.get(key) or b"")
+            elif kind == b"hash":
+                dump += [part for pair in client.hgetall(key).items() for part in pair]
+            elif kind == b"set":
+                dump += list(client.smembers(key))
+            elif kind == b"zset":
+                dump += list(client.zrange(key, 0, -1))
+            elif kind == b"list":
+                dump += list(client.lrange(key, 0, -1))
+    return b"\n".join(dump)
+
+
 def present(storage: str | bytes, secret: str) -> bool:
     if isinstance(storage, bytes):
         return secret.encode() in storage or secret.lower().encode() in storage
@@ -152,15 +175,23 @@ def people(tenant: str) -> dict[str, MemoryContext]:
 
 
 def storage(url: str, path: Path | None) -> str | bytes:
+    if url.startswith("redis"):
+        return redis_values(url)
     return sqlite_bytes(path) if path is not None else postgres_rows(url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path | None]:
     if request.param == "sqlite":
         path = tmp_path / "memory.db"
         return f"sqlite:///{path}", path
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
     return url, None
 
 

@@ -29,6 +29,7 @@ from rich.text import Text
 
 from memorygraph._display import budget_bar, package_table
 from memorygraph.checkpointers import delete_thread, list_threads, open_checkpointer, open_store
+from memorygraph.checkpointers._urls import redact_url
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
@@ -178,9 +179,10 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
             "2",
         ]
         return subprocess.run(command, check=False).returncode
+    shown = redact_url(args.db)  # a URL's password is never printed
     console.print(
-        f"\nThe thread lives in {args.db}. Try: memorygraph inspect --thread {DEMO_THREAD} "
-        f"--db {args.db}"
+        f"\nThe thread lives in {shown}. Try: memorygraph inspect --thread {DEMO_THREAD} "
+        f"--db {shown}"
     )
     return EXIT_OK
 
@@ -472,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         default="memorygraph.db",
-        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://...",
+        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://..., redis://...",
     )
     common.add_argument("--tenant", default="local", help="tenant id (default: local)")
     common.add_argument("--user", default="me", help="user id (default: me)")
@@ -490,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument(
         "--db",
         default="memorygraph.db",
-        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://...",
+        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://..., redis://...",
     )
     forget.add_argument("--thread", help="forget this thread")
     forget.add_argument("--user", help="forget this user of --tenant (every thread they own)")

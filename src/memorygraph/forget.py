@@ -17,7 +17,9 @@ log) until the file is rewritten, so each call ends with ``VACUUM`` and
 database files: afterwards the bytes of the ``.db`` and ``-wal`` files hold
 nothing of what was forgotten. PostgreSQL removes the rows at once; their old
 row versions stay in the table files until autovacuum reuses the space (see
-docs/architecture.md).
+docs/architecture.md). Redis deletes the keys at once; a server that keeps an
+append-only file or RDB snapshots gets both rewritten (``BGREWRITEAOF``,
+``BGSAVE``), and the call waits for them.
 
 Every function has an async twin (``aforget_thread``, ...).
 
@@ -53,6 +55,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore, PutOp
 
 from memorygraph.checkpointers import adelete_thread, delete_thread
+from memorygraph.checkpointers.backends.redis_persistence import (
+    arewrite_files,
+    rewrite_files,
+    server_name,
+)
 from memorygraph.errors import IdentityError
 from memorygraph.records import ContextPackage
 from memorygraph.store.facts import SOURCE_THREAD
@@ -89,7 +96,8 @@ class ForgetReport:
     Attributes:
         threads: The thread ids whose checkpoints were deleted.
         store_items: How many store items were deleted.
-        vacuumed: The SQLite files that were vacuumed.
+        vacuumed: The SQLite files that were vacuumed, and the Redis servers
+            whose append-only file or snapshot was rewritten.
     """
 
     threads: list[str] = field(default_factory=list)
@@ -297,7 +305,22 @@ def _vacuum(checkpointer: BaseCheckpointSaver[Any] | None, store: BaseStore | No
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error:
             pass
+    for redis_obj in _redis_backends(checkpointer, store):
+        if (rewritten := rewrite_files(redis_obj.conn)) is not None:
+            done.append(rewritten)
     return done
+
+
+def _redis_backends(*objs: object) -> list[Any]:
+    """The Redis savers and stores among ``objs``, one per server and database."""
+    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+    from memorygraph.checkpointers.backends.redis_store import RedisStore
+
+    found: dict[str, Any] = {}
+    for obj in objs:
+        if isinstance(obj, RedisSaver | RedisStore):
+            found.setdefault(server_name(obj.conn), obj)
+    return list(found.values())
 
 
 def _is_async_sqlite(obj: object) -> bool:
@@ -338,6 +361,13 @@ async def _avacuum(
             logger.warning("forgotten, but VACUUM of %s failed: %s", path, exc)
             continue
         done.append(path)
+    for redis_obj in _redis_backends(checkpointer, store):
+        if redis_obj.aconn is not None:
+            rewritten = await arewrite_files(redis_obj.aconn)
+        else:
+            rewritten = await asyncio.to_thread(rewrite_files, redis_obj.conn)
+        if rewritten is not None:
+            done.append(rewritten)
     return done
 
 
@@ -384,7 +414,8 @@ def forget_thread(
         tenant_id: The thread's tenant. Read from the thread's last context
             package when not given.
         user_id: The thread's user, likewise.
-        vacuum: Rewrite SQLite files so the deleted bytes are gone from disk.
+        vacuum: Rewrite SQLite files (and Redis's AOF and snapshot) so the deleted
+            bytes are gone from disk.
 
     Returns:
         What was deleted.
@@ -490,7 +521,8 @@ def forget_user(
         store: The store (its thread registry says which threads are the user's).
         tenant_id: The tenant.
         user_id: The user.
-        vacuum: Rewrite SQLite files so the deleted bytes are gone from disk.
+        vacuum: Rewrite SQLite files (and Redis's AOF and snapshot) so the deleted
+            bytes are gone from disk.
 
     Returns:
         What was deleted.
@@ -534,7 +566,8 @@ def forget_tenant(
         checkpointer: The saver that holds the threads.
         store: The store (its thread registry says which threads are the tenant's).
         tenant_id: The tenant.
-        vacuum: Rewrite SQLite files so the deleted bytes are gone from disk.
+        vacuum: Rewrite SQLite files (and Redis's AOF and snapshot) so the deleted
+            bytes are gone from disk.
 
     Returns:
         What was deleted.

@@ -3,6 +3,8 @@
 ``"memory"``, ``"sqlite:///path.db"`` and ``"postgresql://..."`` open
 LangGraph's own savers and stores; memorygraph only picks the right one, sets
 it up, and registers memorygraph's record types with its serializer.
+``"redis://..."`` opens memorygraph's own (`backends.redis_saver`,
+`backends.redis_store`), on plain Redis 7 commands.
 
 Example:
     >>> from memorygraph.checkpointers import list_threads, open_checkpointer
@@ -25,8 +27,12 @@ from memorygraph.checkpointers._threads import (
     delete_thread,
     list_threads,
 )
+from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+from memorygraph.checkpointers.backends.redis_store import RedisStore
 
 __all__ = [
+    "RedisSaver",
+    "RedisStore",
     "adelete_thread",
     "alist_threads",
     "aopen_checkpointer",

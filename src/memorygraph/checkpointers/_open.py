@@ -27,6 +27,12 @@ from memorygraph.checkpointers._file_lock import asetup_lock, setup_lock
 from memorygraph.checkpointers._serde import memorygraph_serializer
 from memorygraph.checkpointers._urls import parse_url as _parse_url
 from memorygraph.checkpointers._urls import redact_url, scrub_secrets
+from memorygraph.checkpointers.backends.redis_open import (
+    aopen_redis_saver,
+    aopen_redis_store,
+    open_redis_saver,
+    open_redis_store,
+)
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:
@@ -73,7 +79,10 @@ def open_checkpointer(url: str = "memory") -> Iterator[BaseCheckpointSaver[str]]
             `SqliteSaver` in WAL mode; missing parent directories are created),
             or ``"postgresql://user:password@host:5432/dbname"`` (a
             `PostgresSaver` on a connection pool; ``postgres://`` works too, and
-            ``?connect_timeout=N`` overrides the default of 5 seconds).
+            ``?connect_timeout=N`` overrides the default of 5 seconds), or
+            ``"redis://[:password@]host:6379/0"`` / ``"rediss://..."`` (a
+            `RedisSaver` on plain Redis commands; ``?prefix=name`` changes the
+            key prefix, ``memorygraph`` by default).
 
     Yields:
         The saver, ready to pass to ``StateGraph.compile(checkpointer=...)``.
@@ -95,6 +104,8 @@ def open_checkpointer(url: str = "memory") -> Iterator[BaseCheckpointSaver[str]]
             yield InMemorySaver(serde=memorygraph_serializer())
         elif target.kind == "sqlite":
             yield _open_sqlite_saver(target.location, stack)
+        elif target.kind == "redis":
+            yield open_redis_saver(target.location, stack)
         else:
             yield _open_postgres_saver(target.location, stack)
 
@@ -130,6 +141,8 @@ async def aopen_checkpointer(url: str = "memory") -> AsyncIterator[BaseCheckpoin
             yield InMemorySaver(serde=memorygraph_serializer())
         elif target.kind == "sqlite":
             yield await _aopen_sqlite_saver(target.location, stack)
+        elif target.kind == "redis":
+            yield await aopen_redis_saver(target.location, stack)
         else:
             yield await _aopen_postgres_saver(target.location, stack)
 
@@ -165,6 +178,8 @@ def open_store(url: str = "memory", *, index: IndexConfig | None = None) -> Iter
             yield InMemoryStore(index=index)
         elif target.kind == "sqlite":
             yield _open_sqlite_store(target.location, stack, index)
+        elif target.kind == "redis":
+            yield open_redis_store(target.location, stack, index)
         else:
             yield _open_postgres_store(target.location, stack, index)
 
@@ -205,6 +220,8 @@ async def aopen_store(
             yield InMemoryStore(index=index)
         elif target.kind == "sqlite":
             yield await _aopen_sqlite_store(target.location, stack, index)
+        elif target.kind == "redis":
+            yield await aopen_redis_store(target.location, stack, index)
         else:
             yield await _aopen_postgres_store(target.location, stack, index)
 

@@ -54,6 +54,8 @@ def prune_thread(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> None
       are reused by the next checkpoints, which keeps the file's size bounded.
       `delete_thread` is what shrinks the file.
     - ``InMemorySaver``: its dictionaries.
+    - ``RedisSaver``: its own ``prune``, one optimistic transaction
+      (``WATCH``/``MULTI``/``EXEC``) with the same plan as SQLite's.
     - Any other saver: its own ``prune``, if it has one.
 
     Args:
@@ -239,6 +241,12 @@ def _database_errors() -> tuple[type[Exception], ...]:
         pass
     else:
         errors.append(PostgresError)
+    try:
+        from redis import RedisError
+    except ImportError:
+        pass
+    else:
+        errors.append(RedisError)
     return tuple(errors)
 
 

@@ -175,7 +175,8 @@ async def _avacuum(saver: AsyncSqliteSaver) -> None:
 def list_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
     """Return the ids of the threads that have checkpoints, sorted.
 
-    SQLite and PostgreSQL savers answer with one ``SELECT DISTINCT``; an
+    SQLite and PostgreSQL savers answer with one ``SELECT DISTINCT``, a
+    `RedisSaver` with one ``SMEMBERS``; an
     `InMemorySaver` reads its storage; any other saver is scanned with
     ``checkpointer.list(None)``, which loads every checkpoint.
 
@@ -197,6 +198,10 @@ def list_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
             return sorted({row[0] for row in cur.fetchall()})
     if isinstance(checkpointer, AsyncSqliteSaver):
         return _run_on_loop(checkpointer.loop, _alist_sqlite(checkpointer), "list_threads")
+    from memorygraph.checkpointers.backends.redis_saver import RedisSaver  # (import cycle)
+
+    if isinstance(checkpointer, RedisSaver):
+        return checkpointer.list_thread_ids()
     sync_postgres, _ = _postgres_savers()
     if sync_postgres is not None and isinstance(checkpointer, sync_postgres):
         return _list_postgres(checkpointer)
@@ -225,6 +230,10 @@ async def alist_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
     """
     if isinstance(checkpointer, AsyncSqliteSaver):
         return await _alist_sqlite(checkpointer)
+    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+
+    if isinstance(checkpointer, RedisSaver):
+        return await checkpointer.alist_thread_ids()
     sync_postgres, async_postgres = _postgres_savers()
     if async_postgres is not None and isinstance(checkpointer, async_postgres):
         return await _alist_postgres(checkpointer)

@@ -13,12 +13,13 @@ __all__ = ["SUPPORTED_URLS", "Target", "parse_url", "redact_url", "scrub_secrets
 SUPPORTED_URLS = (
     '"memory", "sqlite:///relative/path.db", "sqlite:////absolute/path.db", '
     '"sqlite:///:memory:", "postgresql://user:password@host:5432/dbname" '
-    '(or "postgres://...")'
+    '(or "postgres://..."), "redis://[:password@]host:6379/db" (or "rediss://...")'
 )
 
 _SQLITE_PREFIX = "sqlite:///"
 _SQLITE_MEMORY = ":memory:"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
+_REDIS_SCHEMES = ("redis", "rediss")
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,10 @@ class Target:
     Attributes:
         kind: The backend.
         location: For sqlite the database path (or ``:memory:``), for postgres
-            the URL itself, for memory an empty string.
+            and redis the URL itself, for memory an empty string.
     """
 
-    kind: Literal["memory", "sqlite", "postgres"]
+    kind: Literal["memory", "sqlite", "postgres", "redis"]
     location: str = ""
 
 
@@ -47,6 +48,8 @@ def parse_url(url: str) -> Target:
         return Target("sqlite", _sqlite_path(url))
     if sep and scheme in _POSTGRES_SCHEMES:
         return Target("postgres", url)
+    if sep and scheme in _REDIS_SCHEMES:
+        return Target("redis", url)
     raise BackendError(f"unsupported backend URL {redact_url(url)!r}; use one of {SUPPORTED_URLS}")
 
 

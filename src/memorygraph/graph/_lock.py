@@ -20,6 +20,11 @@ So `MemoryGraph` holds a lock on the thread for the whole run (and its prune):
   to the database (`memorygraph.checkpointers._file_lock`), also released when
   the process dies.
 
+* across processes on Redis (`RedisSaver`), a lease: a key set to a random
+  token with an expiry, renewed while the run lasts, deleted at its end, and
+  expiring `LEASE_SECONDS` (30) after a process that died holding it
+  (`memorygraph.checkpointers.backends.redis_lock`).
+
 `AsyncSqliteSaver` and the in-memory saver get the in-process lock only (two
 processes on one file with the async saver lose a turn, last writer wins, but
 SQLite keeps a whole checkpoint in one row, so the thread stays readable).
@@ -39,6 +44,8 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from memorygraph.checkpointers._file_lock import SETUP_BYTE, hold_byte
+from memorygraph.checkpointers.backends.redis_lock import ahold_lease, hold_lease
+from memorygraph.checkpointers.backends.redis_saver import RedisSaver
 from memorygraph.errors import ThreadBusyError
 
 __all__ = ["DEFAULT_TIMEOUT", "athread_lock", "thread_lock"]
@@ -170,6 +177,9 @@ def thread_lock(saver: Any, thread_id: str, *, timeout: float = DEFAULT_TIMEOUT)
             if sync_kinds and isinstance(saver, sync_kinds):
                 with _postgres_lock(saver, thread_id, deadline, timeout):
                     yield
+            elif isinstance(saver, RedisSaver):
+                with hold_lease(saver, thread_id, deadline, lambda: _busy(thread_id, timeout)):
+                    yield
             elif path is not None:
                 # one byte of the lock file per thread, below the setup byte
                 offset = _key(thread_id) % SETUP_BYTE
@@ -230,6 +240,11 @@ async def athread_lock(
             _, async_kinds = _postgres_kinds()
             if async_kinds and isinstance(saver, async_kinds):
                 async with _apostgres_lock(saver, thread_id, deadline, timeout):
+                    yield
+            elif isinstance(saver, RedisSaver):
+                async with ahold_lease(
+                    saver, thread_id, deadline, lambda: _busy(thread_id, timeout)
+                ):
                     yield
             else:
                 yield
