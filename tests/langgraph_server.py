@@ -37,8 +37,14 @@ OTHER_KEY = "test-key-globex-bob"
 """Bob of tenant globex: another tenant's caller."""
 AUDITOR_KEY = "test-key-acme-ana-auditor"
 """Ana again, also holding the restricted audit scope."""
+AGENT_KEY = "test-key-acme-agent"
+"""A user of acme of its own, for the create_agent graph's test (the store is shared)."""
+INITECH_KEY = "test-key-initech-eve"
+"""Eve of tenant initech: a fresh owner for the thread-ownership test."""
 API_KEYS = {
     OWNER_KEY: {"tenant_id": "acme", "user_id": "ana", "scopes": []},
+    AGENT_KEY: {"tenant_id": "acme", "user_id": "agent-user", "scopes": []},
+    INITECH_KEY: {"tenant_id": "initech", "user_id": "eve", "scopes": []},
     OTHER_KEY: {"tenant_id": "globex", "user_id": "bob", "scopes": []},
     AUDITOR_KEY: {
         "tenant_id": "acme",

@@ -22,7 +22,16 @@ from langgraph_sdk.client import SyncLangGraphClient
 from memorygraph import ContextPackage
 from memorygraph.checkpointers._serde import _allowlist
 from memorygraph.graph.studio import EMBEDDING_DIMS
-from tests.langgraph_server import API_KEYS, CONFIG, OWNER_KEY, ROOT, LangGraphServer
+from tests.langgraph_server import (
+    AGENT_KEY,
+    API_KEYS,
+    CONFIG,
+    INITECH_KEY,
+    OTHER_KEY,
+    OWNER_KEY,
+    ROOT,
+    LangGraphServer,
+)
 
 CONTEXT = {"tenant_id": "acme", "user_id": "ana"}
 
@@ -186,38 +195,41 @@ def test_approval_interrupt_and_resume(client: SyncLangGraphClient) -> None:
     assert any("penicillin" in json.dumps(item["value"]) for item in stored["items"])
 
 
-def test_a_create_agent_graph_with_memory_middleware(client: SyncLangGraphClient) -> None:
+def test_a_create_agent_graph_with_memory_middleware(langgraph_server: LangGraphServer) -> None:
     """``memorygraph_agent``: create_agent with MemoryMiddleware, two turns and an approval."""
-    assert client.assistants.search(graph_id="memorygraph_agent")
-    thread_id = client.threads.create()["thread_id"]
     # A user of its own: the server's store is shared by this module's tests.
-    who = {"tenant_id": "acme", "user_id": f"agent-{uuid.uuid4().hex[:8]}"}
+    who = API_KEYS[AGENT_KEY]
+    with langgraph_server.client(AGENT_KEY) as client:
+        assert client.assistants.search(graph_id="memorygraph_agent")
+        thread_id = client.threads.create()["thread_id"]
 
-    def say(text: str) -> Any:
-        message = {"role": "user", "content": text}
-        return client.runs.wait(
-            thread_id, "memorygraph_agent", input={"messages": [message]}, context=who
+        def say(text: str) -> Any:
+            message = {"role": "user", "content": text}
+            return client.runs.wait(thread_id, "memorygraph_agent", input={"messages": [message]})
+
+        first = say("Hi, I'm Ana and I live in Lisbon.")
+        assert isinstance(first, dict) and "Lisbon" in first["messages"][-1]["content"]
+        say("Please remember: I'm allergic to penicillin.")
+        state = client.threads.get_state(thread_id)
+        interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
+        assert state["next"] == ["memorygraph.before_model"]
+        assert interrupts[0]["value"]["type"] == "memorygraph.approval"
+        ids = [candidate["id"] for candidate in interrupts[0]["value"]["candidates"]]
+
+        client.runs.wait(thread_id, "memorygraph_agent", command={"resume": {"approve": ids}})
+        values = client.threads.get_state(thread_id)["values"]
+        assert isinstance(values, dict) and not values.get("pending")
+        assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
+        package = package_of(values)
+        assert (package.tenant_id, package.user_id, package.thread_id) == (
+            who["tenant_id"],
+            who["user_id"],
+            thread_id,
         )
-
-    first = say("Hi, I'm Ana and I live in Lisbon.")
-    assert isinstance(first, dict) and "Lisbon" in first["messages"][-1]["content"]
-    say("Please remember: I'm allergic to penicillin.")
-    state = client.threads.get_state(thread_id)
-    interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
-    assert state["next"] == ["memorygraph.before_model"]
-    assert interrupts[0]["value"]["type"] == "memorygraph.approval"
-    ids = [candidate["id"] for candidate in interrupts[0]["value"]["candidates"]]
-
-    client.runs.wait(
-        thread_id, "memorygraph_agent", command={"resume": {"approve": ids}}, context=who
-    )
-    values = client.threads.get_state(thread_id)["values"]
-    assert isinstance(values, dict) and not values.get("pending")
-    assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
-    package = package_of(values)
-    assert (package.tenant_id, package.thread_id) == ("acme", thread_id)
-    stored = client.store.search_items(["memorygraph", "acme", who["user_id"], "facts"])
-    assert any("penicillin" in json.dumps(item["value"]) for item in stored["items"])
+        stored = client.store.search_items(
+            ["memorygraph", who["tenant_id"], who["user_id"], "facts"]
+        )
+        assert any("penicillin" in json.dumps(item["value"]) for item in stored["items"])
 
 
 @pytest.mark.xfail(
@@ -282,23 +294,30 @@ def test_the_servers_runs_pass_the_same_input_guard(
     assert client.threads.get_history(thread_id) == []
 
 
-def test_the_servers_threads_are_owned_from_their_first_write(client: SyncLangGraphClient) -> None:
-    thread_id = client.threads.create()["thread_id"]
-    owner = {"tenant_id": f"acme{uuid.uuid4().hex[:6]}", "user_id": "ana"}
-    client.runs.wait(
-        thread_id,
-        "memorygraph",
-        input={"messages": [{"role": "user", "content": "My email is ana@example.org."}]},
-        context=owner,
-    )
-    assert client.threads.get_state(thread_id)["next"] == ["approve"]
-    history = len(client.threads.get_history(thread_id))
-    intruder = {"tenant_id": "evil", "user_id": "ana"}
-    created = client.runs.create(
-        thread_id,
-        "memorygraph",
-        input={"messages": [{"role": "user", "content": "what did they say?"}]},
-        context=intruder,
-    )
-    assert client.runs.join(thread_id, created["run_id"])["__error__"]["error"] == "IdentityError"
-    assert len(client.threads.get_history(thread_id)) == history
+def test_the_servers_threads_are_owned_from_their_first_write(
+    langgraph_server: LangGraphServer,
+) -> None:
+    # A first turn that pauses for approval writes no package: the thread is
+    # still its starter's, and another tenant's key cannot run on it.
+    with langgraph_server.client(INITECH_KEY) as owner:
+        thread_id = owner.threads.create()["thread_id"]
+        owner.runs.wait(
+            thread_id,
+            "memorygraph",
+            input={"messages": [{"role": "user", "content": "My email is eve@example.org."}]},
+        )
+        assert owner.threads.get_state(thread_id)["next"] == ["approve"]
+        history = len(owner.threads.get_history(thread_id))
+        with langgraph_server.client(OTHER_KEY) as intruder, pytest.raises(Exception) as refused:
+            intruder.runs.create(
+                thread_id,
+                "memorygraph",
+                input={"messages": [{"role": "user", "content": "what did they say?"}]},
+            )
+        assert getattr(refused.value, "status_code", None) in {403, 404}, refused.value
+        assert len(owner.threads.get_history(thread_id)) == history
+        state = owner.threads.get_state(thread_id)
+        interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
+        ids = [candidate["id"] for candidate in interrupts[0]["value"]["candidates"]]
+        owner.runs.wait(thread_id, "memorygraph", command={"resume": {"approve": ids}})
+        assert owner.threads.get_state(thread_id)["next"] == []

@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from langchain.agents import create_agent
 
 from memorygraph.cli import resolve_model
-from memorygraph.context import MemoryContext
 from memorygraph.graph.builder import MemoryGraph, create_memory_graph
 from memorygraph.graph.middleware import MemoryMiddleware
 
@@ -85,7 +84,8 @@ agent = create_agent(
     resolve_model(),
     [],
     middleware=[MemoryMiddleware()],
-    context_schema=MemoryContext,
+    # No context schema: on the server, who is calling comes from the API key
+    # (`memorygraph.graph.auth`), and the server sends an empty context.
     name="memorygraph_agent",
 )
 """A LangChain ``create_agent`` agent with `MemoryMiddleware`, served as ``memorygraph_agent``."""
