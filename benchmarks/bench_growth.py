@@ -1,6 +1,7 @@
 """Benchmark checkpoint growth and per-turn time: memorygraph against a plain graph and two anchors.
 
-Usage: python benchmarks/bench_growth.py [--turns 250,500,1000] [--backends sqlite,postgres]
+Usage: python benchmarks/bench_growth.py [--turns 250,500,1000]
+           [--backends sqlite,postgres,redis]
            [--timing 50,2000] [--compare-at 40,1000] [--window 20]
            [--anchors create_agent,langmem] [--langmem-turns N]
            [--locomo-conversations 1] [--locomo-sessions N] [--locomo-questions N]
@@ -21,9 +22,13 @@ sent. Measured in one run:
    file of its own, reported apart). PostgreSQL: ``pg_total_relation_size`` of
    the checkpoint tables and of the store tables, in a fresh database per
    graph, dropped at the end (``--postgres-vacuum-every N`` runs ``VACUUM``
-   every N turns, for a server whose autovacuum is off). Then the ratio
-   memorygraph / baseline at each size, and each graph's growth exponent (the
-   slope of a log-log fit).
+   every N turns, for a server whose autovacuum is off). Redis: the sum of
+   ``MEMORY USAGE <key> SAMPLES 0`` over the thread's keys, and over the
+   store's keys, under a prefix of the run's own, deleted at the end;
+   memorygraph only, since the baseline's quadratic history would take
+   gigabytes of the server's memory. Then the ratio memorygraph / baseline at
+   each size, each graph's growth exponent (the slope of a log-log fit), and
+   memorygraph's time per turn on every backend over the same turns.
 2. Time per turn on SQLite, each the median of ``--window`` turns around a
    point, with the anchors' threads run turn by turn beside memorygraph's
    (round robin), so that a noisy machine slows them alike: memorygraph at the
@@ -63,15 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends import (
-    DEFAULT_POSTGRES_URL,
-    POSTGRES_URL_ENV,
-    Backend,
-    postgres_backend,
-    postgres_problem,
-    postgres_setting,
-    sqlite_backend,
-)
+from backends import BACKENDS, Backend, Servers, postgres_setting, sqlite_backend
 from growth_report import (
     TARGET_ANCHOR_RATIO,
     TARGET_EXPONENT,
@@ -242,32 +239,30 @@ def bench_sizes(
     backend_name: str,
     sizes: Sequence[int],
     work: Path,
-    postgres_url: str,
-    vacuum_every: int,
+    servers: Servers,
     memorygraph_run: Run | None,
+    width: int,
 ) -> dict[str, Any]:
-    """Checkpoint bytes for memorygraph (its timing run on SQLite) and the baseline."""
+    """Checkpoint bytes for memorygraph (its timing run on SQLite) and the baseline.
+
+    On Redis memorygraph runs alone: the baseline's history would sit in the server's RAM.
+    """
     runs: dict[str, Run] = {}
-    for name in ("memorygraph", "baseline"):
+    names = ("memorygraph",) if backend_name == "redis" else ("memorygraph", "baseline")
+    for name in names:
         if name == "memorygraph" and memorygraph_run is not None:
             runs[name] = memorygraph_run
             continue
         with_store = name == "memorygraph"
-        if backend_name == "sqlite":
-            opened = sqlite_backend(work, name, with_store=with_store)
-        else:
-            opened = postgres_backend(
-                postgres_url, with_store=with_store, vacuum_every=vacuum_every
-            )
-        with opened as backend:
+        with servers.open(backend_name, work, name, with_store=with_store) as backend:
             if name == "memorygraph":
                 subject = memorygraph_subject(backend.saver, backend.store)
             else:
                 subject = baseline_subject(backend.saver)
             lane = Lane(subject, backend, max(sizes), set(sizes))
             runs[name] = run_lanes([lane], f"{backend_name} {name}")[name]
-    mg, base = runs["memorygraph"], runs["baseline"]
-    result = {
+    mg = runs["memorygraph"]
+    result: dict[str, Any] = {
         name: {
             "checkpoint_bytes": {str(t): run.checkpoint_bytes[t] for t in sizes},
             "store_bytes": {str(t): run.store_bytes[t] for t in sizes},
@@ -277,7 +272,17 @@ def bench_sizes(
         }
         for name, run in runs.items()
     }
-    result["ratio"] = {str(t): mg.checkpoint_bytes[t] / base.checkpoint_bytes[t] for t in sizes}
+    same = mg.turn_seconds[: max(sizes)]  # the same turns on every backend
+    result["time"] = {
+        "turns": len(same),
+        "median_ms_per_turn": statistics.median(same) * 1e3,
+        "mean_ms_per_turn": statistics.fmean(same) * 1e3,
+        "window": width,
+        "median_ms_last_window": statistics.median(same[-width:]) * 1e3,
+    }
+    if "baseline" in runs:
+        base = runs["baseline"].checkpoint_bytes
+        result["ratio"] = {str(t): mg.checkpoint_bytes[t] / base[t] for t in sizes}
     return result
 
 
@@ -411,7 +416,11 @@ def targets(results: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
     last = str(sizes[-1])
     met: dict[str, Any] = {
         backend_name: {
-            f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO,
+            **(
+                {f"ratio_at_{last}": growth["ratio"][last] <= TARGET_RATIO}
+                if "ratio" in growth
+                else {}
+            ),
             "exponent": (growth["memorygraph"]["exponent"] or 0.0) <= TARGET_EXPONENT,
         }
         for backend_name, growth in results["growth"].items()
@@ -441,7 +450,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--turns", type=parse_turns, help="sizes (default 250,500,1000)")
     parser.add_argument(
-        "--backends", help="sqlite,postgres (default both; '' for neither, e.g. a profile alone)"
+        "--backends", help="sqlite,postgres,redis (default all three; '' for none, e.g. a profile)"
     )
     parser.add_argument("--timing", type=parse_turns, help="two turns to time (default 50,2000)")
     parser.add_argument(
@@ -499,10 +508,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.compare_at = args.compare_at or ([10, 90] if quick else [40, 1000])
     args.window = args.window or (10 if quick else 20)
     if args.backends is None:
-        args.backends = "sqlite" if quick else "sqlite,postgres"
+        args.backends = "sqlite" if quick else ",".join(BACKENDS)
     args.backends = [name for name in args.backends.split(",") if name.strip()]
-    if unknown := set(args.backends) - {"sqlite", "postgres"}:
-        parser.error(f"unknown backends {sorted(unknown)}; choose from postgres, sqlite")
+    if unknown := set(args.backends) - set(BACKENDS):
+        parser.error(f"unknown backends {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
     args.anchors = [name for name in args.anchors.split(",") if name.strip()]
     if len(args.timing) != 2:
         parser.error("--timing takes exactly two turns")
@@ -522,14 +531,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     plan = Plan(
         args.turns, args.timing, args.compare_at, args.window, args.anchors, args.langmem_turns
     )
-    postgres_url = (
-        os.environ.get(POSTGRES_URL_ENV)
-        or os.environ.get("MEMORYGRAPH_TEST_POSTGRES_URL")
-        or DEFAULT_POSTGRES_URL
-    )
+    servers = Servers.from_env(args.postgres_vacuum_every)
     counter()  # load the encoding before any turn is timed
     packages = ("langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite")
-    packages += ("langgraph-checkpoint-postgres", "langchain", "langchain-core", "langmem")
+    packages += ("langgraph-checkpoint-postgres", "redis", "langchain", "langchain-core", "langmem")
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -551,21 +556,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             bench_sqlite_timing(plan, work, results) if "sqlite" in args.backends else None
         )
         for backend_name in args.backends:
-            problem = postgres_problem(postgres_url) if backend_name == "postgres" else None
-            if problem is not None:
-                print(f"PostgreSQL skipped: {problem}", file=sys.stderr)
+            if (problem := servers.problem(backend_name)) is not None:
+                print(f"{backend_name} skipped: {problem}", file=sys.stderr)
                 results["growth"][backend_name] = {"skipped": problem}
                 continue
             growth = bench_sizes(
                 backend_name,
                 args.turns,
                 work,
-                postgres_url,
-                args.postgres_vacuum_every,
+                servers,
                 memorygraph_run if backend_name == "sqlite" else None,
+                args.window,
             )
             if backend_name == "postgres":
-                growth["autovacuum"] = postgres_setting(postgres_url, "autovacuum")
+                growth["autovacuum"] = postgres_setting(servers.postgres_url, "autovacuum")
                 growth["vacuum_every"] = args.postgres_vacuum_every
             results["growth"][backend_name] = growth
         if args.locomo_conversations > 0:

@@ -18,10 +18,49 @@ def mb(size: int) -> str:
     return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
+def print_memory_only(backend_name: str, growth: dict[str, Any]) -> None:
+    print(f"\nThread bytes in memory, {backend_name} (memorygraph, one thread)")
+    print(f"{'turns':>7}{'memorygraph':>14}{'(store)':>12}")
+    for turns, size in growth["memorygraph"]["checkpoint_bytes"].items():
+        store = growth["memorygraph"]["store_bytes"][turns]
+        print(f"{turns:>7}{mb(size):>14}{mb(store):>12}")
+    exponent = growth["memorygraph"]["exponent"]
+    if exponent is not None:
+        print(f"growth exponent: memorygraph {exponent:.2f}  (target <= {TARGET_EXPONENT})")
+
+
+def print_times(results: dict[str, Any]) -> None:
+    """memorygraph's time per turn and bytes per thread on each backend, same turns."""
+    times = {name: g["time"] for name, g in results["growth"].items() if "time" in g}
+    if not times:
+        return
+    last = str(max(results["turns"]))
+    width = next(iter(times.values()))["window"]
+    print(f"\nmemorygraph per backend, turns 1 to {last} of one thread")
+    print(
+        f"{'backend':<10}{'ms/turn median':>16}{'mean':>8}{'last ' + str(width):>9}"
+        f"{'thread bytes':>14}{'store bytes':>13}"
+    )
+    for name, time_ in times.items():
+        sizes = results["growth"][name]["memorygraph"]
+        print(
+            f"{name:<10}{time_['median_ms_per_turn']:>16.1f}{time_['mean_ms_per_turn']:>8.1f}"
+            f"{time_['median_ms_last_window']:>9.1f}{mb(sizes['checkpoint_bytes'][last]):>14}"
+            f"{mb(sizes['store_bytes'][last]):>13}"
+        )
+    print(
+        "(thread bytes: the SQLite checkpoint file, PostgreSQL's checkpoint tables, "
+        "Redis's MEMORY USAGE of the thread's keys)"
+    )
+
+
 def print_sizes(results: dict[str, Any]) -> None:
     for backend_name, growth in results["growth"].items():
         if "skipped" in growth:
             print(f"\n{backend_name}: skipped ({growth['skipped']})")
+            continue
+        if "ratio" not in growth:  # Redis: memorygraph alone
+            print_memory_only(backend_name, growth)
             continue
         sizes = list(growth["ratio"])
         note = ""
@@ -92,6 +131,7 @@ def print_anchor(name: str, row: dict[str, Any]) -> None:
 
 def print_report(results: dict[str, Any]) -> None:
     print_sizes(results)
+    print_times(results)
     timing = results["timing"]
     if timing is not None:
         first, last = list(timing["ms_per_turn"])
