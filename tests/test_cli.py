@@ -44,7 +44,7 @@ def demo_db(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    return db, run("demo", "--db", str(db))
+    return db, run("demo", "--db", str(db), env={"COLUMNS": "80"})
 
 
 def test_demo_runs_two_sessions_in_two_processes(
@@ -65,6 +65,20 @@ def test_demo_runs_two_sessions_in_two_processes(
     assert "start in Osaka" in out
     assert "approval needed" in out and "resuming with Command(resume={'approve'" in out
     assert db.exists()
+
+
+def test_demo_fits_80_columns_and_ends_on_the_corrected_decision(
+    demo_db: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    _, result = demo_db
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert len(lines) < 300  # one line per package item, not a cell wrapped over six
+    replies = result.stdout.split("assistant ─")[1:]
+    asked = result.stdout.split("Where did we say the trip starts?")[1]
+    answer = " ".join(asked.split("assistant ─")[1].split("╰")[0].split())
+    assert "start in Osaka" in answer, answer
+    assert "Lisbon" in replies[-1]  # "And where do I live?"
 
 
 def test_threads_inspect_forget(demo_db: tuple[Path, subprocess.CompletedProcess[str]]) -> None:

@@ -27,10 +27,10 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from memorygraph._display import budget_bar, package_table
 from memorygraph.checkpointers import delete_thread, list_threads, open_checkpointer, open_store
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
+from memorygraph.display import budget_bar, compact_table, package_table
 from memorygraph.errors import MemoryGraphError
 from memorygraph.graph import MemoryGraph, create_memory_graph
 from memorygraph.nodes import build_package
@@ -94,8 +94,12 @@ def _open_graph(
     return create_memory_graph(model, checkpointer=checkpointer, store=store, config=config)
 
 
-def _show_package(console: Console, package: ContextPackage, title: str) -> None:
-    console.print(package_table(package, title=title))
+def _show_package(
+    console: Console, package: ContextPackage, title: str, *, full: bool = False
+) -> None:
+    # One line per item by default (fits 80 columns); ids, exclusion details and
+    # longer content in the full table, which ``inspect`` prints.
+    console.print((package_table if full else compact_table)(package, title=title))
     console.print(budget_bar(package))
 
 
@@ -222,7 +226,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     if package is None:
         console.print(f"[red]no thread {args.thread!r} with a package in {args.db}[/red]")
         return EXIT_NO_THREAD
-    _show_package(console, package, f"last context package of thread {args.thread}")
+    _show_package(console, package, f"last context package of thread {args.thread}", full=True)
     return EXIT_OK
 
 

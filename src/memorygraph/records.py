@@ -230,6 +230,12 @@ class ContextPackage(_Record):
             if isinstance(item.metadata.get("truncated"), dict)
         }
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the budget bar and a table of every item (`memorygraph.display`)."""
+        from memorygraph.display import package_html
+
+        return package_html(self)
+
     def tokens_by_kind(self) -> dict[str, int]:
         """Return the tokens spent on each kind, in render order."""
         spent: dict[str, int] = {}
