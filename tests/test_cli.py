@@ -84,7 +84,11 @@ def test_demo_fits_80_columns_and_ends_on_the_corrected_decision(
 def test_threads_inspect_forget(demo_db: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     db, _ = demo_db
     listed = run("threads", "--db", str(db))
-    assert listed.returncode == EXIT_OK and listed.stdout.split() == ["demo"]
+    assert listed.returncode == EXIT_OK
+    assert listed.stdout.split()[:10] == [
+        *("thread", "tenant", "user", "turns", "last", "activity"),
+        *("demo", "local", "me", "7"),
+    ]
     shown = run("inspect", "--thread", "demo", "--db", str(db))
     assert shown.returncode == EXIT_OK
     assert "And where do I live?" in shown.stdout and "output_contract" in shown.stdout
@@ -92,7 +96,7 @@ def test_threads_inspect_forget(demo_db: tuple[Path, subprocess.CompletedProcess
     assert run("forget", "--thread", "nope", "--db", str(db)).returncode == EXIT_NO_THREAD
     forgot = run("forget", "--thread", "demo", "--db", str(db))
     assert forgot.returncode == EXIT_OK
-    assert run("threads", "--db", str(db)).stdout.split() == []
+    assert run("threads", "--db", str(db)).stdout.split() == ["no", "threads", "in", str(db)]
 
 
 def test_chat_offline(tmp_path: Path) -> None:
@@ -258,3 +262,66 @@ def test_ingest_and_export_usage_errors(
         code, text = cli(command, "--help")
         assert code == EXIT_OK
         assert "--thread" in text and "exit codes:" in " ".join(text.split())
+
+
+def test_read_only_commands_never_create_a_database(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "missing.db"
+    for command in (
+        ("inspect", "--thread", "t"),
+        ("threads",),
+        ("export", "--thread", "t"),
+        ("replay", "--package", "p"),
+    ):
+        code, out = cli(*command, "--db", str(missing))
+        assert code == EXIT_ERROR, (command, out)
+        assert f"no database at {missing}" in " ".join(out.split())
+        assert not missing.exists()
+    # Three slashes make a relative path: "tmp/x.db" under the working directory.
+    code, out = cli("threads", "--db", "sqlite:///tmp/x.db")
+    said = " ".join(out.split())
+    assert code == EXIT_ERROR and f"no database at {tmp_path}/tmp/x.db" in said
+    assert "four slashes: sqlite:////tmp/x.db" in said
+    assert not (tmp_path / "tmp").exists()
+
+
+def test_threads_export_and_chat_name_the_owner_options(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    db = str(tmp_path / "chat.db")
+    transcript = str(write_jsonl(tmp_path / "chat.jsonl", chat_lines(3)))
+    code, out = cli("ingest", transcript, "--thread", "ana-1", "--db", db, "--tenant", "acme")
+    assert code == EXIT_OK, out
+    code, out = cli("ingest", transcript, "--thread", "bo-1", "--db", db, "--user", "bo")
+    assert code == EXIT_OK, out
+
+    code, out = cli("threads", "--db", db)
+    rows = [line.split() for line in out.splitlines() if line.strip().endswith(tuple("0123456789"))]
+    assert [row[:4] for row in rows] == [["ana-1", "acme", "me", "3"], ["bo-1", "local", "bo", "3"]]
+    assert all(row[4].startswith("20") for row in rows)  # the last checkpoint's date
+    code, out = cli("threads", "--db", db, "--tenant", "acme")
+    assert "ana-1" in out and "bo-1" not in out
+    code, out = cli("threads", "--db", db, "--user", "bo")
+    assert "bo-1" in out and "ana-1" not in out
+    code, out = cli("threads", "--db", db, "--tenant", "acme", "--user", "bo")
+    assert (
+        code == EXIT_OK and " ".join(out.split()) == f"no threads of tenant acme of user bo in {db}"
+    )
+
+    # Exporting someone else's thread refuses (it would be empty) and says how.
+    exported = tmp_path / "out.json"
+    code, out = cli("export", "--thread", "ana-1", "--db", db, "--out", str(exported))
+    said = " ".join(out.split())
+    assert code == EXIT_ERROR and "belongs to another tenant or user" in said
+    assert "--tenant and --user" in said and not exported.exists()
+    code, _ = cli(
+        "export", "--thread", "ana-1", "--db", db, "--tenant", "acme", "--out", str(exported)
+    )
+    assert code == EXIT_OK and len(json.loads(exported.read_text())["messages"]) == 6
+
+    chatted = run("chat", "--thread", "ana-1", "--db", db, stdin="hello\n")
+    said = " ".join(chatted.stdout.split())
+    assert chatted.returncode == EXIT_ERROR, said
+    assert "belongs to another tenant or user" in said and "--tenant and --user" in said
