@@ -15,6 +15,7 @@ Example:
     >>> from langchain_core.messages import AIMessage, HumanMessage
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> from langgraph.graph import START, MessagesState, StateGraph
+    >>> from langgraph.store.memory import InMemoryStore
     >>> from memorygraph import MemoryContext, add_memory
     >>> from memorygraph.checkpointers import memorygraph_serializer
     >>> def agent(state):
@@ -25,7 +26,8 @@ Example:
     >>> _ = builder.add_edge(START, "agent")
     >>> add_memory(builder, before="agent")
     'extract_facts'
-    >>> graph = builder.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
+    >>> graph = builder.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()),
+    ...                         store=InMemoryStore())
     >>> out = graph.invoke({"messages": [HumanMessage("hi")]},
     ...                    {"configurable": {"thread_id": "t1"}},
     ...                    context=MemoryContext(tenant_id="acme", user_id="ana"))
@@ -46,8 +48,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
+from memorygraph.checkpointers._serde import accept_records
 from memorygraph.config import MemoryConfig
 from memorygraph.context import resolve_identity
+from memorygraph.graph._bound import require_store
 from memorygraph.graph._guard import aload_thread, load_thread
 from memorygraph.graph.builder import build_memory_graph, check_input
 from memorygraph.state import MemoryState
@@ -182,6 +186,7 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
         """Check the input (identity, messages, the request's budget), then stream."""
         saver = self._saver(config)
         if saver is not None:
+            require_store(saver, self.store, where="a graph add_memory prepared")
             identity = resolve_identity(kwargs.get("context"), config)
             # Not `typed`: the user's saver may load memorygraph's records as plain data.
             saved = load_thread(saver, config, identity, typed=False)
@@ -194,6 +199,7 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
         """Async twin of `stream`."""
         saver = self._saver(config)
         if saver is not None:
+            require_store(saver, self.store, where="a graph add_memory prepared")
             identity = resolve_identity(kwargs.get("context"), config)
             saved = await aload_thread(saver, config, identity, typed=False)
             check_input(input, identity, saved, self.memory_config)
@@ -209,6 +215,9 @@ def _compiling_with_memory(
     @functools.wraps(compile)
     def compile_with_memory(*args: Any, **kwargs: Any) -> _GraphWithMemory:
         compiled = compile(*args, **kwargs)
+        if isinstance(compiled.checkpointer, BaseCheckpointSaver):
+            # memorygraph's records load without a warning each (checkpointers/_serde.py).
+            compiled.checkpointer = accept_records(compiled.checkpointer)
         # The way Pregel.copy rebuilds a graph, with our class (as create_memory_graph does).
         attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
         graph = _GraphWithMemory(**attrs)
