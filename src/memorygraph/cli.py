@@ -177,6 +177,7 @@ def _settle_approvals(
         payload = result["__interrupt__"][0].value
         lines = [
             f"{c['id']}  remember {c['key']}: {c['value']!r}?  ({c['reason']})"
+            + ("  (asked before)" if c.get("asked_before") else "")
             for c in payload["candidates"]
         ]
         # Values are the user's words: shown as text, never as rich markup.

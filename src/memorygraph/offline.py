@@ -12,6 +12,11 @@ out). When the request holds a question, only the question's words are
 matched ("Hello again, it's Ana. Where did we say the trip starts?" asks about
 the trip, not about Ana).
 
+With tools bound (``bind_tools``), a request that names a tool ("What's the
+weather in Lisbon?" and a ``weather`` tool) gets a call to it, its string
+arguments filled with the request's last capitalized word; once the results are
+back, it answers with them. That is enough to run a tool-calling graph offline.
+
 Example:
     >>> from langchain_core.messages import HumanMessage
     >>> model = OfflineChatModel()
@@ -31,8 +36,10 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from memorygraph.retrieval.lexical import tokenize
 
@@ -41,6 +48,7 @@ __all__ = ["OfflineChatModel", "best_line"]
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _TURN_REFERENCE = re.compile(r"\s*\[turn [^\]]*\]")
 _K1, _B = 1.2, 0.75
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w-]+)")
 
 
 def _question(request: str) -> str:
@@ -64,6 +72,15 @@ def _evidence_lines(messages: Sequence[BaseMessage], request: BaseMessage) -> li
             if line and not line.endswith("?"):
                 lines.append(line)
     return lines
+
+
+def _turn_in_progress(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """What follows the last user message: this turn's tool calls and results."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage) and message.name != "context":
+            return list(messages[index + 1 :])
+    return []
 
 
 def best_line(request: str, lines: Sequence[str]) -> str | None:
@@ -101,6 +118,28 @@ def best_line(request: str, lines: Sequence[str]) -> str | None:
     return best
 
 
+def _tool_call(request: str, tools: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """A call to the first tool whose name the request mentions, or None."""
+    wanted = set(tokenize([request])[0])
+    for tool in tools:
+        function = tool.get("function", {})
+        name = str(function.get("name", ""))
+        if not wanted & set(tokenize([name.replace("_", " ")])[0]):
+            continue
+        properties = function.get("parameters", {}).get("properties", {})
+        if any(spec.get("type") != "string" for spec in properties.values()):
+            continue
+        names = _NAME.findall(request.strip())
+        value = names[-1] if names else request.strip().rstrip("?.!").split()[-1]
+        return {
+            "name": name,
+            "args": dict.fromkeys(properties, value),
+            "id": f"offline-{name}",
+            "type": "tool_call",
+        }
+    return None
+
+
 class OfflineChatModel(BaseChatModel):
     """Answers with the context line that best matches the request (BM25); never calls out."""
 
@@ -113,6 +152,10 @@ class OfflineChatModel(BaseChatModel):
         """The name recorded in the audit log."""
         return "memorygraph-offline"
 
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, AIMessage]:
+        """Bind tools: a request that names one gets a call to it (see the module docstring)."""
+        return self.bind(tools=[convert_to_openai_tool(tool) for tool in tools], **kwargs)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -122,7 +165,14 @@ class OfflineChatModel(BaseChatModel):
     ) -> ChatResult:
         humans = [m for m in messages if isinstance(m, HumanMessage) and m.name != "context"]
         request = humans[-1] if humans else None
-        if request is None:
+        results = [m.text for m in _turn_in_progress(messages) if isinstance(m, ToolMessage)]
+        call = _tool_call(request.text, kwargs.get("tools") or []) if request else None
+        if results:
+            text = "(offline model) The tools said: " + " ".join(results)
+        elif call is not None:
+            message = AIMessage("", tool_calls=[call])
+            return ChatResult(generations=[ChatGeneration(message=message)])
+        elif request is None:
             text = "(offline model) There is no request in my context."
         else:
             line = best_line(request.text, _evidence_lines(messages, request))
