@@ -1,4 +1,4 @@
-"""The numbered notebooks are committed with their outputs, and still run offline from top to bottom."""
+"""The numbered notebooks are committed with their outputs, and still run offline, top to bottom."""
 
 from __future__ import annotations
 
