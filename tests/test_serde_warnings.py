@@ -47,7 +47,7 @@ SCRIPT = textwrap.dedent(
     with open_store("memory") as store:
         graph = builder.compile(checkpointer=saver, store=store)
         cfg = {"configurable": {"thread_id": "t"}}
-        for text in ("Hi, I live in Lisbon and I'm allergic to peanuts.", "Again."):
+        for text in ("Hi, I like jazz and I'm planning a trip to Japan.", "Again."):
             graph.invoke({"messages": [HumanMessage(text)]}, cfg,
                          context=MemoryContext("acme", "ana"))
         values = graph.get_state(cfg).values
