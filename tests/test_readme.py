@@ -22,17 +22,6 @@ def test_quickstart_runs(
     assert (tmp_path / "memory.db").exists()
 
 
-def test_add_memory_example_answers_through_the_tool(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    (example,) = [block for block in blocks if "add_memory(builder" in block]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(example, "README.md", "exec"), {})
-    out = capsys.readouterr().out
-    assert "['ai', 'tool', 'ai'] (offline model) The tools said: Sunny in Lisbon." in out
-
-
 def test_every_config_field_is_documented() -> None:
     from memorygraph import MemoryConfig
 
