@@ -40,3 +40,12 @@ def test_answers_the_question_from_the_best_matching_item_not_the_last_shared_wo
     # A request that shares no word with the context gets no made-up answer.
     messages[-1] = HumanMessage("Good morning!")
     assert "Noted" in OfflineChatModel().invoke(messages).text
+
+
+def test_a_facts_key_matches_the_words_it_is_made_of() -> None:
+    context = "\n".join(
+        [CONTEXT_HEADER, "", "[fact | fact-2 | user_claimed]", "> user lives_in: Lisbon"]
+    )
+    messages = [HumanMessage(context, name="context"), HumanMessage("Where do I live?")]
+    reply = OfflineChatModel().invoke(messages).text
+    assert reply == "(offline model) From what I was given: user lives_in: Lisbon"

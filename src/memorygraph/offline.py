@@ -102,7 +102,8 @@ def best_line(request: str, lines: Sequence[str]) -> str | None:
     wanted = set(tokenize([_question(request)])[0])
     if not wanted or not lines:
         return None
-    documents = [Counter(words) for words in tokenize(list(lines))]
+    # A fact's key is one word to the tokenizer ("lives_in"): its parts are what people say.
+    documents = [Counter(words) for words in tokenize([line.replace("_", " ") for line in lines])]
     average = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
     frequency = Counter(word for d in documents for word in d)
     best, best_score = None, 0.0
