@@ -36,6 +36,7 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
 from memorygraph import (
@@ -583,7 +584,7 @@ def test_a_checkpoint_read_while_pruned_is_read_again(misses: int) -> None:
     from memorygraph.graph._guard import load_thread
 
     saver = _PrunedOnce(misses=0)
-    graph = create_memory_graph(RecordingChatModel(), checkpointer=saver)
+    graph = create_memory_graph(RecordingChatModel(), checkpointer=saver, store=InMemoryStore())
     cfg: RunnableConfig = {"configurable": {"thread_id": f"t-{uuid.uuid4()}"}}
     graph.invoke({"messages": [HumanMessage("hello")]}, cfg, context=ANA)
     who = resolve_identity(ANA, cfg)

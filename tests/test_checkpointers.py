@@ -634,11 +634,12 @@ def test_graph_on_a_users_default_saver_loads_records_without_complaint(
 ) -> None:
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.store.memory import InMemoryStore
 
     from memorygraph import MemoryContext, create_memory_graph
 
     saver = InMemorySaver()  # LangGraph's permissive default serializer
-    graph = create_memory_graph(checkpointer=saver)
+    graph = create_memory_graph(checkpointer=saver, store=InMemoryStore())
     cfg = {"configurable": {"thread_id": "users-own-saver"}}
     for text in ("hi", "again"):
         graph.invoke(

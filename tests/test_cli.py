@@ -44,7 +44,7 @@ def demo_db(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    return db, run("demo", "--db", str(db))
+    return db, run("demo", "--db", str(db), env={"COLUMNS": "80"})
 
 
 def test_demo_runs_two_sessions_in_two_processes(
@@ -67,10 +67,27 @@ def test_demo_runs_two_sessions_in_two_processes(
     assert db.exists()
 
 
+def test_demo_fits_80_columns_and_ends_on_the_corrected_decision(
+    demo_db: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    _, result = demo_db
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert len(lines) < 300  # one line per package item, not a cell wrapped over six
+    replies = result.stdout.split("assistant ─")[1:]
+    asked = result.stdout.split("Where did we say the trip starts?")[1]
+    answer = " ".join(asked.split("assistant ─")[1].split("╰")[0].split())
+    assert "start in Osaka" in answer, answer
+    assert "Lisbon" in replies[-1]  # "And where do I live?"
+
+
 def test_threads_inspect_forget(demo_db: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     db, _ = demo_db
     listed = run("threads", "--db", str(db))
-    assert listed.returncode == EXIT_OK and listed.stdout.split() == ["demo"]
+    assert listed.returncode == EXIT_OK
+    words = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    assert words[0] == ["thread", "tenant", "user", "turns", "last", "activity"]
+    assert words[2][:4] == ["demo", "local", "me", "7"] and len(words) == 3
     shown = run("inspect", "--thread", "demo", "--db", str(db))
     assert shown.returncode == EXIT_OK
     assert "And where do I live?" in shown.stdout and "output_contract" in shown.stdout
@@ -78,7 +95,7 @@ def test_threads_inspect_forget(demo_db: tuple[Path, subprocess.CompletedProcess
     assert run("forget", "--thread", "nope", "--db", str(db)).returncode == EXIT_NO_THREAD
     forgot = run("forget", "--thread", "demo", "--db", str(db))
     assert forgot.returncode == EXIT_OK
-    assert run("threads", "--db", str(db)).stdout.split() == []
+    assert run("threads", "--db", str(db)).stdout.split() == ["no", "threads", "in", str(db)]
 
 
 def test_chat_offline(tmp_path: Path) -> None:
@@ -202,7 +219,8 @@ def test_ingest_refuses_bad_lines_and_writes_nothing(
     for number, reason in ((2, "not JSON"), (4, "role must be"), (7, "created_at"), (8, "content")):
         assert f"bad.jsonl:{number}:" in out and reason in out, (number, out)
     assert "4 bad line(s); nothing was written" in out
-    assert cli("export", "--thread", "t", "--db", db)[0] == EXIT_NO_THREAD
+    code, out = cli("export", "--thread", "t", "--db", db)
+    assert code == EXIT_ERROR and "no database at" in out  # not even an empty file
 
     code, out = cli("ingest", transcript, "--thread", "t", "--db", db, "--skip-bad")
     assert code == EXIT_OK, out
@@ -244,3 +262,66 @@ def test_ingest_and_export_usage_errors(
         code, text = cli(command, "--help")
         assert code == EXIT_OK
         assert "--thread" in text and "exit codes:" in " ".join(text.split())
+
+
+def test_read_only_commands_never_create_a_database(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "missing.db"
+    for command in (
+        ("inspect", "--thread", "t"),
+        ("threads",),
+        ("export", "--thread", "t"),
+        ("replay", "--package", "p"),
+    ):
+        code, out = cli(*command, "--db", str(missing))
+        assert code == EXIT_ERROR, (command, out)
+        assert f"no database at {missing}" in " ".join(out.split())
+        assert not missing.exists()
+    # Three slashes make a relative path: "tmp/x.db" under the working directory.
+    code, out = cli("threads", "--db", "sqlite:///tmp/x.db")
+    said = " ".join(out.split())
+    assert code == EXIT_ERROR and f"no database at {tmp_path}/tmp/x.db" in said
+    assert "four slashes: sqlite:////tmp/x.db" in said
+    assert not (tmp_path / "tmp").exists()
+
+
+def test_threads_export_and_chat_name_the_owner_options(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    db = str(tmp_path / "chat.db")
+    transcript = str(write_jsonl(tmp_path / "chat.jsonl", chat_lines(3)))
+    code, out = cli("ingest", transcript, "--thread", "ana-1", "--db", db, "--tenant", "acme")
+    assert code == EXIT_OK, out
+    code, out = cli("ingest", transcript, "--thread", "bo-1", "--db", db, "--user", "bo")
+    assert code == EXIT_OK, out
+
+    code, out = cli("threads", "--db", db)
+    rows = [line.split() for line in out.splitlines() if line.strip().endswith(tuple("0123456789"))]
+    assert [row[:4] for row in rows] == [["ana-1", "acme", "me", "3"], ["bo-1", "local", "bo", "3"]]
+    assert all(row[4].startswith("20") for row in rows)  # the last checkpoint's date
+    code, out = cli("threads", "--db", db, "--tenant", "acme")
+    assert "ana-1" in out and "bo-1" not in out
+    code, out = cli("threads", "--db", db, "--user", "bo")
+    assert "bo-1" in out and "ana-1" not in out
+    code, out = cli("threads", "--db", db, "--tenant", "acme", "--user", "bo")
+    assert (
+        code == EXIT_OK and " ".join(out.split()) == f"no threads of tenant acme of user bo in {db}"
+    )
+
+    # Exporting someone else's thread refuses (it would be empty) and says how.
+    exported = tmp_path / "out.json"
+    code, out = cli("export", "--thread", "ana-1", "--db", db, "--out", str(exported))
+    said = " ".join(out.split())
+    assert code == EXIT_ERROR and "belongs to another tenant or user" in said
+    assert "--tenant and --user" in said and not exported.exists()
+    code, _ = cli(
+        "export", "--thread", "ana-1", "--db", db, "--tenant", "acme", "--out", str(exported)
+    )
+    assert code == EXIT_OK and len(json.loads(exported.read_text())["messages"]) == 6
+
+    chatted = run("chat", "--thread", "ana-1", "--db", db, stdin="hello\n")
+    said = " ".join(chatted.stdout.split())
+    assert chatted.returncode == EXIT_ERROR, said
+    assert "belongs to another tenant or user" in said and "--tenant and --user" in said

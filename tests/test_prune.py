@@ -21,6 +21,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
@@ -344,7 +345,7 @@ def test_the_memory_graph_keeps_one_checkpoint_per_thread(
     model = RecordingChatModel()
     pruning, saver = memory_graph(stack, backend_url, model)
     keeping = _create_memory_graph(
-        model, checkpointer=saver, config=MemoryConfig(keep_checkpoints="all")
+        model, checkpointer=saver, store=pruning.store, config=MemoryConfig(keep_checkpoints="all")
     )
     pruned, kept = new_config(), new_config()
     for turn in range(4):
@@ -365,7 +366,9 @@ def test_the_memory_graph_keeps_one_checkpoint_per_thread(
 async def test_the_memory_graph_prunes_after_async_runs(backend_url: str) -> None:
     cfg = new_config()
     async with aopen_checkpointer(backend_url) as saver:
-        graph = _create_memory_graph(RecordingChatModel(), checkpointer=saver)
+        graph = _create_memory_graph(
+            RecordingChatModel(), checkpointer=saver, store=InMemoryStore()
+        )
         for turn in range(3):
             await graph.ainvoke({"messages": [HumanMessage(f"turn {turn}")]}, cfg, context=ANA)
             assert len(await acheckpoints(saver, cfg)) == 1
@@ -479,14 +482,17 @@ def test_the_api_servers_saver_is_left_alone() -> None:
 def test_a_saver_that_cannot_prune_fails_the_run_before_it_starts() -> None:
     model = RecordingChatModel()
     saver = NoPruneSaver()
-    graph = _create_memory_graph(model, checkpointer=saver)
+    graph = _create_memory_graph(model, checkpointer=saver, store=InMemoryStore())
     cfg = new_config()
     with pytest.raises(BackendError, match="NoPruneSaver cannot prune"):
         say(graph, cfg, "hello")
     assert model.calls == []
     assert checkpoints(saver, cfg) == []
     keeping = _create_memory_graph(
-        model, checkpointer=saver, config=MemoryConfig(keep_checkpoints="all")
+        model,
+        checkpointer=saver,
+        store=InMemoryStore(),
+        config=MemoryConfig(keep_checkpoints="all"),
     )
     say(keeping, cfg, "hello")
     assert len(model.calls) == 1

@@ -3,6 +3,11 @@
 Exit codes scripts can rely on: 0 success, 1 a memorygraph error (the message
 says what to fix), 2 bad usage, 3 the thread does not exist, 4 the input file
 has bad lines (nothing was written).
+
+The read-only commands (``inspect``, ``threads``, ``export``, ``replay``) never
+create a database: a SQLite file that is not there exits 1 with the path looked
+for. ``export`` and ``chat`` on a thread that belongs to another tenant or user
+than ``--tenant``/``--user`` exit 1 and say so (``threads`` shows each thread's owner).
 """
 
 from __future__ import annotations
@@ -22,17 +27,19 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.types import Command
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 
-from memorygraph._display import budget_bar, package_table
 from memorygraph.checkpointers import delete_thread, list_threads, open_checkpointer, open_store
-from memorygraph.checkpointers._urls import redact_url
+from memorygraph.checkpointers._urls import parse_url, redact_url
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
-from memorygraph.errors import MemoryGraphError
+from memorygraph.display import budget_bar, compact_table, package_table
+from memorygraph.errors import BackendError, IdentityError, MemoryGraphError
 from memorygraph.graph import MemoryGraph, create_memory_graph
 from memorygraph.nodes import build_package
 from memorygraph.records import ContextPackage
@@ -69,6 +76,49 @@ def _url(db: str) -> str:
     return db if db == "memory" or "://" in db else f"sqlite:///{db}"
 
 
+def _missing_database(db: str) -> str | None:
+    """Why a read-only command cannot run on ``db``: a SQLite file that does not exist."""
+    try:
+        target = parse_url(_url(db))
+    except BackendError:
+        return None  # opening it reports what is wrong with the URL
+    if target.kind != "sqlite" or target.location == ":memory:":
+        return None
+    path = Path(target.location)
+    if path.is_file():
+        return None
+    message = f"no database at {path.resolve()} (from --db {db}); nothing was created"
+    first = Path(target.location).parts[0] if Path(target.location).parts else ""
+    meant_absolute = (
+        db.startswith("sqlite:///")
+        and not db.startswith("sqlite:////")
+        and not Path(first).exists()
+        and (Path("/") / first).is_dir()
+    )
+    if meant_absolute:
+        message += (
+            f"\nhint: {db} is the relative path {target.location}; an absolute path takes "
+            f"four slashes: sqlite:////{target.location}"
+        )
+    return message
+
+
+def _owner(values: dict[str, Any]) -> tuple[str, str] | None:
+    package = values.get("context_package")
+    if isinstance(package, ContextPackage) and package.tenant_id:
+        return package.tenant_id, package.user_id
+    return None
+
+
+def _not_yours(console: Console, args: argparse.Namespace) -> None:
+    console.print(
+        f"[red]error:[/red] thread {args.thread!r} belongs to another tenant or user than "
+        f"--tenant {args.tenant} --user {args.user}. Pass the owner's --tenant and --user; "
+        f"memorygraph threads --db {args.db} shows each thread's tenant and user.",
+        highlight=False,
+    )
+
+
 def resolve_model() -> BaseChatModel:
     """Pick the chat model: ``MEMORYGRAPH_MODEL``, then OpenAI, else the offline model."""
     name = os.environ.get("MEMORYGRAPH_MODEL")
@@ -95,8 +145,12 @@ def _open_graph(
     return create_memory_graph(model, checkpointer=checkpointer, store=store, config=config)
 
 
-def _show_package(console: Console, package: ContextPackage, title: str) -> None:
-    console.print(package_table(package, title=title))
+def _show_package(
+    console: Console, package: ContextPackage, title: str, *, full: bool = False
+) -> None:
+    # One line per item by default (fits 80 columns); ids, exclusion details and
+    # longer content in the full table, which ``inspect`` prints.
+    console.print((package_table if full else compact_table)(package, title=title))
     console.print(budget_bar(package))
 
 
@@ -123,6 +177,7 @@ def _settle_approvals(
         payload = result["__interrupt__"][0].value
         lines = [
             f"{c['id']}  remember {c['key']}: {c['value']!r}?  ({c['reason']})"
+            + ("  (asked before)" if c.get("asked_before") else "")
             for c in payload["candidates"]
         ]
         # Values are the user's words: shown as text, never as rich markup.
@@ -205,7 +260,11 @@ def cmd_chat(args: argparse.Namespace, console: Console) -> int:
                 if package is not None:
                     _show_package(console, package, "last context package")
                 continue
-            result = graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+            try:
+                result = graph.invoke({"messages": [HumanMessage(text)]}, cfg, context=context)
+            except IdentityError:
+                _not_yours(console, args)
+                return EXIT_ERROR
             if result.get("__interrupt__"):
                 console.print("remember this across threads? (y/N)")
             _settle_approvals(console, graph, cfg, context, result, _ask_on_stdin)
@@ -216,23 +275,61 @@ def cmd_chat(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
-    """Show the last package of a thread."""
-    with open_checkpointer(_url(args.db)) as checkpointer:
-        graph = create_memory_graph(checkpointer=checkpointer)
+    """Show the last package of a thread, in full."""
+    missing = _missing_database(args.db)
+    if missing:
+        console.print(f"[red]error:[/red] {missing}", highlight=False)
+        return EXIT_ERROR
+    url = _url(args.db)
+    with open_checkpointer(url) as checkpointer, open_store(url) as store:
+        graph = create_memory_graph(checkpointer=checkpointer, store=store)
         values = graph.get_state({"configurable": {"thread_id": args.thread}}).values
     package = values.get("context_package")
     if package is None:
         console.print(f"[red]no thread {args.thread!r} with a package in {args.db}[/red]")
         return EXIT_NO_THREAD
-    _show_package(console, package, f"last context package of thread {args.thread}")
+    _show_package(console, package, f"last context package of thread {args.thread}", full=True)
     return EXIT_OK
 
 
 def cmd_threads(args: argparse.Namespace, console: Console) -> int:
-    """List the threads in a database."""
-    with open_checkpointer(_url(args.db)) as checkpointer:
+    """List the threads in a database: tenant, user, turns and last activity."""
+    missing = _missing_database(args.db)
+    if missing:
+        console.print(f"[red]error:[/red] {missing}", highlight=False)
+        return EXIT_ERROR
+    url = _url(args.db)
+    table = Table("thread", "tenant", "user", "turns", "last activity", box=SIMPLE_HEAD)
+    with open_checkpointer(url) as checkpointer, open_store(url) as store:
+        graph = create_memory_graph(checkpointer=checkpointer, store=store)
         for thread in list_threads(checkpointer):
-            console.print(thread)
+            snapshot = graph.get_state({"configurable": {"thread_id": thread}})
+            owner = _owner(snapshot.values)
+            if args.tenant is not None and (owner is None or owner[0] != args.tenant):
+                continue
+            if args.user is not None and (owner is None or owner[1] != args.user):
+                continue
+            window = snapshot.values.get("messages") or []
+            archived = read_archive(store, (*owner, thread)) if owner else []
+            turns = sum(m.type == "human" for m in window) + sum(
+                t.role == "human" for t in archived
+            )
+            table.add_row(
+                thread,
+                owner[0] if owner else "?",
+                owner[1] if owner else "?",
+                str(turns),
+                (snapshot.created_at or "")[:19].replace("T", " "),
+            )
+    if not table.rows:
+        who = " ".join(
+            f"of {name} {value}"
+            for name, value in (("tenant", args.tenant), ("user", args.user))
+            if value is not None
+        )
+        console.print(f"no threads {who + ' ' if who else ''}in {args.db}", highlight=False)
+        return EXIT_OK
+    console.print(table)
     return EXIT_OK
 
 
@@ -267,6 +364,10 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     """Rebuild a logged package from its recorded state, and check that its id is the same."""
     from memorygraph.store.audit import replay_package
 
+    missing = _missing_database(args.db)
+    if missing:
+        console.print(f"[red]error:[/red] {missing}", highlight=False)
+        return EXIT_ERROR
     with open_store(_url(args.db)) as store:
         package = replay_package(store, args.tenant, args.user, args.package)
     _show_package(console, package, f"package {args.package}, rebuilt from its recorded state")
@@ -427,6 +528,10 @@ def _dump(value: Any) -> Any:
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     """Write a thread as JSON: messages, archive, summary, facts, last package, usage."""
+    missing = _missing_database(args.db)
+    if missing:
+        console.print(f"[red]error:[/red] {missing}", highlight=False)
+        return EXIT_ERROR
     url = _url(args.db)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
         if args.thread not in list_threads(checkpointer):
@@ -434,6 +539,10 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
             return EXIT_NO_THREAD
         graph = create_memory_graph(checkpointer=checkpointer, store=store)
         values = graph.get_state({"configurable": {"thread_id": args.thread}}).values
+        owner = _owner(values)
+        if owner is not None and owner != (args.tenant, args.user):
+            _not_yours(console, args)
+            return EXIT_ERROR
         archive = read_archive(store, (args.tenant, args.user, args.thread))
     document = {
         "thread_id": args.thread,
@@ -501,7 +610,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", parents=[common], help=cmd_replay.__doc__)
     replay.add_argument("--package", required=True, help="package id from the audit trace")
     replay.set_defaults(run=cmd_replay)
-    threads = commands.add_parser("threads", parents=[common], help=cmd_threads.__doc__)
+    threads = commands.add_parser("threads", help=cmd_threads.__doc__, epilog=EXIT_CODES)
+    threads.add_argument(
+        "--db",
+        default="memorygraph.db",
+        help="SQLite file, or a URL: memory, sqlite:///x.db, postgresql://...",
+    )
+    threads.add_argument("--tenant", help="only this tenant's threads (default: every tenant)")
+    threads.add_argument("--user", help="only this user's threads (default: every user)")
     threads.set_defaults(run=cmd_threads)
     ingest = commands.add_parser(
         "ingest", parents=[common], help=cmd_ingest.__doc__, epilog=EXIT_CODES

@@ -230,6 +230,12 @@ class ContextPackage(_Record):
             if isinstance(item.metadata.get("truncated"), dict)
         }
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the budget bar and a table of every item (`memorygraph.display`)."""
+        from memorygraph.display import package_html
+
+        return package_html(self)
+
     def tokens_by_kind(self) -> dict[str, int]:
         """Return the tokens spent on each kind, in render order."""
         spent: dict[str, int] = {}
@@ -321,9 +327,12 @@ class MemoryCandidate(_Record):
         checks: The memory-boundary checks (relevance, stability, consent,
             sensitivity, source, expiry, scope) and their outcome.
         reason: Why a human must approve it, or None when it needs no approval.
-        asked: Whether an approval interrupt has already shown it. A candidate
-            the user moved on from without answering stays pending, but does not
-            pause later turns on its own; it is asked again with the next new one.
+        asked: Whether the user has moved on from it: sent a new turn while
+            an approval interrupt showing it was open.
+        moved_on: How many new turns the user sent instead of answering. The
+            next turn asks again (the interrupt carries it, ``asked_before``);
+            after a second turn without an answer it no longer pauses turns on
+            its own, and is asked again with the next new candidate.
     """
 
     id: str
@@ -331,6 +340,7 @@ class MemoryCandidate(_Record):
     checks: dict[str, str] = Field(default_factory=dict)
     reason: str | None = None
     asked: bool = False
+    moved_on: int = 0
 
 
 class SessionSummary(_Record):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 
 from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 
@@ -11,7 +12,9 @@ ANA = MemoryContext(tenant_id="acme", user_id="ana")
 
 
 def test_forks_of_the_final_checkpoint_do_not_delete_it() -> None:
-    graph = create_memory_graph(checkpointer=InMemorySaver(), config=MemoryConfig())
+    graph = create_memory_graph(
+        checkpointer=InMemorySaver(), store=InMemoryStore(), config=MemoryConfig()
+    )
     cfg = {"configurable": {"thread_id": "t1"}}
     graph.invoke({"messages": [HumanMessage("I live in Porto.")]}, cfg, context=ANA)
     final = graph.get_state(cfg).config
@@ -29,7 +32,9 @@ def test_forks_of_the_final_checkpoint_do_not_delete_it() -> None:
 
 
 async def test_async_forks_do_not_prune_either() -> None:
-    graph = create_memory_graph(checkpointer=InMemorySaver(), config=MemoryConfig())
+    graph = create_memory_graph(
+        checkpointer=InMemorySaver(), store=InMemoryStore(), config=MemoryConfig()
+    )
     cfg = {"configurable": {"thread_id": "t1"}}
     await graph.ainvoke({"messages": [HumanMessage("I live in Porto.")]}, cfg, context=ANA)
     final = (await graph.aget_state(cfg)).config

@@ -219,10 +219,10 @@ RESUME_SCRIPT = textwrap.dedent(
     import sys
     from langchain_core.messages import HumanMessage
     from memorygraph import MemoryContext, create_memory_graph
-    from memorygraph.checkpointers import open_checkpointer
+    from memorygraph.checkpointers import open_checkpointer, open_store
     url, thread = sys.argv[1], sys.argv[2]
-    with open_checkpointer(url) as saver:
-        graph = create_memory_graph(checkpointer=saver)
+    with open_checkpointer(url) as saver, open_store(url) as store:
+        graph = create_memory_graph(checkpointer=saver, store=store)
         graph.invoke({"messages": [HumanMessage("from the first process", id="p1")]},
                      {"configurable": {"thread_id": thread}},
                      context=MemoryContext(tenant_id="acme", user_id="ana"))

@@ -276,15 +276,31 @@ def test_an_interrupt_raised_in_one_process_is_resumed_in_another(
     assert stored(graph, ana) == {"allergy": "peanuts"}
 
 
-def test_a_user_who_moves_on_is_not_blocked_and_is_asked_again_later(stack: ExitStack) -> None:
+def test_a_user_who_moves_on_is_asked_again_next_turn_then_not_blocked(stack: ExitStack) -> None:
     graph, cfg, ana = open_graph(stack, "memory"), thread(), who()
     [first] = pending_ids(say(graph, cfg, ana, "I'm allergic to peanuts."))
-    # A new turn instead of a resume: it is packed, and the candidate waits.
+    # A new turn instead of a resume: the question comes back with it.
     moved_on = say(graph, cfg, ana, "Anyway, what should we cook tonight?")
-    assert "__interrupt__" not in moved_on
-    assert moved_on["context_package"].to_messages()[-1].content == (
+    (asked,) = moved_on["__interrupt__"][0].value["candidates"]
+    assert asked["id"] == first and asked["asked_before"] is True
+    # Answering it settles the question, and the turn is then packed and answered.
+    done = graph.invoke(Command(resume={"approve": [first]}), cfg, context=ana)
+    assert "__interrupt__" not in done and done["pending"] == []
+    assert done["context_package"].to_messages()[-1].content == (
         "Anyway, what should we cook tonight?"
     )
+    assert stored(graph, ana) == {"allergy": "peanuts"}
+
+
+def test_a_user_who_moves_on_twice_is_not_blocked_and_is_asked_with_the_next_one(
+    stack: ExitStack,
+) -> None:
+    graph, cfg, ana = open_graph(stack, "memory"), thread(), who()
+    [first] = pending_ids(say(graph, cfg, ana, "I'm allergic to peanuts."))
+    assert pending_ids(say(graph, cfg, ana, "Anyway, what should we cook?")) == [first]
+    moved_on = say(graph, cfg, ana, "Something quick, please.")
+    assert "__interrupt__" not in moved_on
+    assert moved_on["context_package"].to_messages()[-1].content == "Something quick, please."
     assert [c.id for c in moved_on["pending"]] == [first] and moved_on["pending"][0].asked
     assert stored(graph, ana) == {}
     # The next candidate brings the waiting one back, and one answer settles both.

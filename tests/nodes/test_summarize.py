@@ -239,18 +239,26 @@ def test_archive_plus_window_is_the_whole_thread(backend_url: str) -> None:
     assert {t.summary_version for t in archive} == set(range(1, values["summary"].version + 1))
 
 
-def test_without_a_store_nothing_is_folded(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_checkpointer_without_a_store_is_refused_and_without_either_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    graph = create_memory_graph(
-        checkpointer=InMemorySaver(), config=MemoryConfig(summarize_at_messages=4, keep_messages=2)
-    )
+    from memorygraph.errors import ConfigError
+
+    config = MemoryConfig(summarize_at_messages=4, keep_messages=2)
+    # Persisted but never folded would grow without limit: refused, saying what to open.
+    with pytest.raises(ConfigError, match=r"no store.*open_store\(url\)"):
+        create_memory_graph(checkpointer=InMemorySaver(), config=config)
+    # Nothing persists without a checkpointer: it runs, folds nothing, and warns once.
+    graph = create_memory_graph(config=config)
     cfg = {"configurable": {"thread_id": "t"}}
+    turns = [HumanMessage(f"turn {i}") for i in range(6)]
     with caplog.at_level(logging.WARNING):
-        for i in range(4):
-            graph.invoke({"messages": [HumanMessage(f"turn {i}")]}, cfg, context=ANA)
-    assert len(graph.get_state(cfg).values["messages"]) == 4
-    assert "needs a store" in caplog.text
+        for _ in range(3):
+            out = graph.invoke({"messages": turns}, cfg, context=ANA)
+    assert len(out["messages"]) == 6
+    assert caplog.text.count("needs a store") == 1
 
 
 def test_an_early_decision_survives_1000_turns() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 
 from memorygraph import records
 
-__all__ = ["memorygraph_serializer", "register_types"]
+__all__ = ["accept_records", "memorygraph_serializer", "register_types"]
 
 SaverT = TypeVar("SaverT", bound=BaseCheckpointSaver[Any])
 
@@ -119,3 +120,55 @@ def register_types(checkpointer: SaverT, *, extra_types: Iterable[type] = ()) ->
 def _is_permissive(serde: JsonPlusSerializer) -> bool:
     # LangGraph keeps the allowlist private; True means "load anything, warn".
     return getattr(serde, "_allowed_msgpack_modules", None) is True and not serde.pickle_fallback
+
+
+_SERDE_LOGGER = "langgraph.checkpoint.serde.jsonplus"
+
+
+class _ExpectedRecords(logging.Filter):
+    """Drops the serializer's "unregistered type" warning for memorygraph's own records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        unregistered = str(record.msg).startswith("Deserializing unregistered type")
+        return not (
+            unregistered and isinstance(args, tuple) and args and args[0] == records.__name__
+        )
+
+
+_EXPECTED_RECORDS = _ExpectedRecords()
+
+
+def accept_records(checkpointer: SaverT) -> SaverT:
+    """Return the saver a graph of yours should use so that memorygraph's records load quietly.
+
+    `memorygraph.add_memory` calls it when your graph is compiled with a saver.
+    A serializer with an explicit allowlist (strict, or listing your types) gets
+    a copy that also lists the records (`register_types`; your types stay
+    listed). LangGraph's default, permissive serializer is kept as it is, so
+    that every class your own state holds still loads; since memorygraph's
+    records are expected there, LangGraph's "Deserializing unregistered type
+    memorygraph.records..." warning is not logged for them (a logging filter on
+    its serializer's logger; warnings about other classes are left alone).
+
+    Args:
+        checkpointer: Your saver.
+
+    Returns:
+        The saver to compile with: a copy that lists the records, or the saver itself.
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> permissive = InMemorySaver()
+        >>> accept_records(permissive) is permissive
+        True
+    """
+    serde = checkpointer.serde
+    if not isinstance(serde, JsonPlusSerializer):
+        return checkpointer
+    if _is_permissive(serde):
+        logger = logging.getLogger(_SERDE_LOGGER)
+        if _EXPECTED_RECORDS not in logger.filters:
+            logger.addFilter(_EXPECTED_RECORDS)
+        return checkpointer
+    return register_types(checkpointer)

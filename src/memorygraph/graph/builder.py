@@ -3,8 +3,9 @@
 Example:
     >>> from langchain_core.messages import HumanMessage
     >>> from langgraph.checkpoint.memory import InMemorySaver
+    >>> from langgraph.store.memory import InMemoryStore
     >>> from memorygraph import MemoryContext, create_memory_graph
-    >>> graph = create_memory_graph(checkpointer=InMemorySaver())
+    >>> graph = create_memory_graph(checkpointer=InMemorySaver(), store=InMemoryStore())
     >>> cfg = {"configurable": {"thread_id": "t1"}}
     >>> _ = graph.invoke({"messages": [HumanMessage("Hi, I'm Ana.")]}, cfg,
     ...                  context=MemoryContext(tenant_id="acme", user_id="ana"))
@@ -32,6 +33,7 @@ from memorygraph.checkpointers import register_types
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.extractors.base import FactExtractor
+from memorygraph.graph._bound import require_store
 from memorygraph.graph._guard import (
     aload_thread,
     averify_snapshot,
@@ -373,7 +375,9 @@ def create_memory_graph(
         model: The chat model, or None to remember and pack only.
         checkpointer: Where threads persist (see `memorygraph.checkpointers.open_checkpointer`).
             memorygraph's record types are registered with its serializer.
-        store: Long-term memory and the audit log (see ``open_store``).
+        store: Long-term memory, the archive of folded turns, and the audit log
+            (see ``open_store``). Required with a checkpointer: without it no turn
+            could be folded away and a thread would grow without limit.
         config: Budgets, shares and texts.
         extractor: Reads facts from new turns (the rule-based extractor by default).
 
@@ -381,7 +385,11 @@ def create_memory_graph(
         The compiled graph. Run a turn with
         ``graph.invoke({"messages": [...]}, {"configurable": {"thread_id": ...}},
         context=MemoryContext(tenant_id=..., user_id=...))``.
+
+    Raises:
+        ConfigError: A checkpointer without a store (`memorygraph.graph._bound`).
     """
+    require_store(checkpointer, store, where="create_memory_graph")
     memory_config = config or MemoryConfig()
     compiled = build_memory_graph(model, config=memory_config, extractor=extractor).compile(
         checkpointer=register_types(checkpointer) if checkpointer is not None else None,

@@ -18,6 +18,7 @@ Example:
     >>> from langchain_core.messages import AIMessage, HumanMessage
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> from langgraph.graph import START, MessagesState, StateGraph
+    >>> from langgraph.store.memory import InMemoryStore
     >>> from memorygraph import MemoryContext, add_memory, context_messages
     >>> from memorygraph.checkpointers import memorygraph_serializer
     >>> def agent(state):
@@ -27,7 +28,8 @@ Example:
     >>> _ = builder.add_node("agent", agent)
     >>> _ = builder.add_edge(START, "agent")
     >>> with_memory = add_memory(builder, before="agent")
-    >>> graph = with_memory.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
+    >>> graph = with_memory.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()),
+    ...                             store=InMemoryStore())
     >>> out = graph.invoke({"messages": [HumanMessage("hi")]},
     ...                    {"configurable": {"thread_id": "t1"}},
     ...                    context=MemoryContext(tenant_id="acme", user_id="ana"))
@@ -47,8 +49,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
+from memorygraph.checkpointers._serde import accept_records
 from memorygraph.config import MemoryConfig
 from memorygraph.context import resolve_identity
+from memorygraph.graph._bound import require_store
 from memorygraph.graph._guard import aload_thread, load_thread, owner_config, validate_run_input
 from memorygraph.graph.builder import adopt, build_memory_graph
 from memorygraph.state import MemoryState
@@ -228,6 +232,7 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
         """Check the input (identity, messages, the request's budget), then stream."""
         saver = self._saver(config)
         if saver is not None:
+            require_store(saver, self.store, where="a graph add_memory prepared")
             identity = resolve_identity(kwargs.get("context"), config)
             # Not `typed`: the user's saver may load memorygraph's records as plain data.
             saved = load_thread(saver, config, identity, typed=False)
@@ -241,6 +246,7 @@ class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
         """Async twin of `stream`."""
         saver = self._saver(config)
         if saver is not None:
+            require_store(saver, self.store, where="a graph add_memory prepared")
             identity = resolve_identity(kwargs.get("context"), config)
             saved = await aload_thread(saver, config, identity, typed=False)
             validate_run_input(input, identity, saved, self.memory_config, nodes=self.nodes)
@@ -256,7 +262,11 @@ class _MemoryBuilder(StateGraph[Any, Any, Any, Any]):
 
     def compile(self, *args: Any, **kwargs: Any) -> _GraphWithMemory:
         """Compile as LangGraph does; the graph checks each run's input before it is saved."""
-        return adopt(super().compile(*args, **kwargs), _GraphWithMemory, self.memory_config)
+        compiled = super().compile(*args, **kwargs)
+        if isinstance(compiled.checkpointer, BaseCheckpointSaver):
+            # memorygraph's records load without a warning each (checkpointers/_serde.py).
+            compiled.checkpointer = accept_records(compiled.checkpointer)
+        return adopt(compiled, _GraphWithMemory, self.memory_config)
 
 
 def add_memory(

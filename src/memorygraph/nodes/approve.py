@@ -174,6 +174,7 @@ def approval_request(pending: Sequence[MemoryCandidate]) -> dict[str, Any]:
                 "source_turn_id": fact.source_turn_id,
                 "reason": candidate.reason,
                 "checks": dict(candidate.checks),
+                "asked_before": candidate.asked,
             }
         )
     return {
@@ -288,16 +289,22 @@ def apply_approval(
     return ApprovalOutcome(write=write, candidate_ids=ids, facts=facts)
 
 
-def needs_approval(state: Mapping[str, Any]) -> Literal["approve", "summarize"]:
-    """Route to ``approve`` when new candidates wait for a human, else to ``summarize``.
+ASK_AGAIN_TURNS = 1
+"""How many new turns that ignore an open approval ask it again before it stops pausing turns."""
 
-    Candidates an earlier interrupt already showed (``asked``), which the user
-    moved on from by sending a new turn instead of resuming, do not pause the
-    graph again on their own: the turn is packed and answered. They are asked
-    again, with the others, when a new candidate arrives.
+
+def needs_approval(state: Mapping[str, Any]) -> Literal["approve", "summarize"]:
+    """Route to ``approve`` when candidates wait for a human, else to ``summarize``.
+
+    A user who sends a new turn instead of answering is asked again on that
+    turn: the interrupt carries the waiting candidates again (``asked_before``),
+    and the turn is answered once they are decided. A user who moves on a
+    second time is not blocked: the turn is packed and answered, and the
+    candidates, still pending, are asked again with the next new candidate.
     """
     pending = state.get("pending") or ()
-    return "approve" if any(not candidate.asked for candidate in pending) else "summarize"
+    waiting = any(candidate.moved_on <= ASK_AGAIN_TURNS for candidate in pending)
+    return "approve" if waiting else "summarize"
 
 
 ApproveNode = Callable[[Mapping[str, Any], RunnableConfig, Runtime[MemoryContext]], dict[str, Any]]

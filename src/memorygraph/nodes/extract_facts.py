@@ -680,7 +680,9 @@ def reconcile(
     write += [f for f in changed if f.id in ledger.durable and f.status != "active"]
     # Candidates still pending were shown by an interrupt the user moved on from.
     waiting = {
-        c.id: c.model_copy(update={"asked": True}) for c in pending if c.fact.id not in retired
+        c.id: c.model_copy(update={"asked": True, "moved_on": c.moved_on + 1})
+        for c in pending
+        if c.fact.id not in retired
     }
     waiting.update((c.id, c) for c in candidates if c.reason is not None)
     next_task, task_changed = _next_task(task, extraction, list(waiting.values()))

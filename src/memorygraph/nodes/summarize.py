@@ -226,18 +226,21 @@ def make_summarize(
 
     Returns:
         A node that folds old turns into ``summary``, archives them in the store
-        and removes them from ``messages``. Without a store it folds nothing:
-        turns are never dropped without being archived.
+        and removes them from ``messages``. Without a store it folds nothing
+        (turns are never dropped without being archived) and logs a warning
+        once; the graphs refuse a checkpointer without a store
+        (`memorygraph.graph._bound`).
     """
     memory_config = config or MemoryConfig()
     engine = summarizer or ExtractiveSummarizer()
+    warned: list[bool] = []  # the no-store warning is logged once per node, not every turn
 
     def summarize(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         events, consumed = _events(state)
         if runtime.store is None:
-            logger.warning(_NO_STORE)
+            _warn_once(warned)
             return consumed
         previous = state.get("summary")
         update = summarize_messages(
@@ -260,7 +263,7 @@ def make_summarize(
     ) -> dict[str, Any]:
         events, consumed = _events(state)
         if runtime.store is None:
-            logger.warning(_NO_STORE)
+            _warn_once(warned)
             return consumed
         previous = state.get("summary")
         update = await asummarize_messages(
@@ -281,7 +284,16 @@ def make_summarize(
     return MemoryStep("summarize", summarize, asummarize)
 
 
-_NO_STORE = "summarize needs a store to archive old turns; nothing was folded"
+_NO_STORE = (
+    "summarize needs a store to archive old turns; nothing is folded in this graph "
+    "(logged once). Pass store=open_store(url) to keep the working window bounded."
+)
+
+
+def _warn_once(warned: list[bool]) -> None:
+    if not warned:
+        warned.append(True)
+        logger.warning(_NO_STORE)
 
 
 def _events(state: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:

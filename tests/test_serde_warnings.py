@@ -1,0 +1,84 @@
+"""A graph of yours on a plain SqliteSaver loads memorygraph's records without warnings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+# LangGraph warns once per type and process: each case runs in a fresh interpreter.
+SCRIPT = textwrap.dedent(
+    """
+    import logging, sqlite3, sys
+    from dataclasses import dataclass
+    from typing import Annotated
+    import operator
+
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from memorygraph import MemoryContext, add_memory
+    from memorygraph.checkpointers import open_store
+    from memorygraph.records import ContextPackage
+
+
+    @dataclass
+    class Note:
+        text: str
+
+
+    class State(MessagesState):
+        notes: Annotated[list[Note], operator.add]
+
+
+    path, strict = sys.argv[1], sys.argv[2] == "strict"
+    serde = (
+        JsonPlusSerializer(allowed_msgpack_modules=[(__name__, "Note")]) if strict else None
+    )
+    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False), serde=serde)
+    builder = StateGraph(State)
+    builder.add_node("agent", lambda state: {"messages": [AIMessage("ok")], "notes": [Note("n")]})
+    builder.add_edge(START, "agent")
+    add_memory(builder, before="agent")
+    with open_store("memory") as store:
+        graph = builder.compile(checkpointer=saver, store=store)
+        cfg = {"configurable": {"thread_id": "t"}}
+        for text in ("Hi, I like jazz and I'm planning a trip to Japan.", "Again."):
+            graph.invoke({"messages": [HumanMessage(text)]}, cfg,
+                         context=MemoryContext("acme", "ana"))
+        values = graph.get_state(cfg).values
+    assert isinstance(values["context_package"], ContextPackage), values["context_package"]
+    assert values["notes"] and all(type(n) is Note for n in values["notes"]), values["notes"]
+    print("ran")
+    """
+)
+
+
+def run(tmp_path: Path, mode: str) -> str:
+    script = tmp_path / "graph.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / f"{mode}.db"), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "ran" in done.stdout, done.stderr
+    return done.stderr
+
+
+def test_a_plain_sqlite_saver_loads_the_records_without_a_warning(tmp_path: Path) -> None:
+    logged = run(tmp_path, "plain")
+    assert "memorygraph.records" not in logged, logged
+    # The user's own class still loads (LangGraph's permissive default is kept for it).
+    assert "Deserializing unregistered type __main__.Note" in logged
+
+
+def test_a_strict_saver_gains_the_records_and_keeps_the_users_types(tmp_path: Path) -> None:
+    logged = run(tmp_path, "strict")
+    assert "memorygraph.records" not in logged and "Blocked" not in logged, logged
