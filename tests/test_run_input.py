@@ -28,6 +28,7 @@ from langchain_core.messages import (
 )
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, Send
 
 from memorygraph import (
@@ -248,7 +249,9 @@ def dropin_graph(model: RecordingChatModel) -> Any:
     builder.add_node("agent", agent)
     builder.add_edge(START, "agent")
     with_memory = add_memory(builder, before="agent", config=MemoryConfig(token_budget=4000))
-    return with_memory.compile(checkpointer=InMemorySaver(serde=memorygraph_serializer()))
+    return with_memory.compile(
+        checkpointer=InMemorySaver(serde=memorygraph_serializer()), store=InMemoryStore()
+    )
 
 
 def test_add_memory_graphs_refuse_the_same_inputs() -> None:

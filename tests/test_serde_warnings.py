@@ -43,9 +43,9 @@ SCRIPT = textwrap.dedent(
     builder = StateGraph(State)
     builder.add_node("agent", lambda state: {"messages": [AIMessage("ok")], "notes": [Note("n")]})
     builder.add_edge(START, "agent")
-    add_memory(builder, before="agent")
+    with_memory = add_memory(builder, before="agent")
     with open_store("memory") as store:
-        graph = builder.compile(checkpointer=saver, store=store)
+        graph = with_memory.compile(checkpointer=saver, store=store)
         cfg = {"configurable": {"thread_id": "t"}}
         for text in ("Hi, I like jazz and I'm planning a trip to Japan.", "Again."):
             graph.invoke({"messages": [HumanMessage(text)]}, cfg,

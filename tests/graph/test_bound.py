@@ -34,8 +34,7 @@ def builder() -> StateGraph[Any, Any, Any, Any]:
     graph = StateGraph(MessagesState)
     graph.add_node("agent", lambda state: {"messages": [AIMessage("ok")]})
     graph.add_edge(START, "agent")
-    add_memory(graph, before="agent", config=FOLDING)
-    return graph
+    return add_memory(graph, before="agent", config=FOLDING)
 
 
 def test_add_memory_refuses_a_run_with_a_saver_and_no_store_before_writing() -> None:

@@ -48,6 +48,7 @@ def require_store(checkpointer: object, store: object, *, where: str) -> None:
             "`with open_checkpointer(url) as saver, open_store(url) as store: "
             "create_memory_graph(model, checkpointer=saver, store=store)` "
             '(`open_store("memory")` in tests; with add_memory, '
-            "`builder.compile(checkpointer=saver, store=store)`). Without a checkpointer "
+            "`add_memory(builder, before=...).compile(checkpointer=saver, store=store)`). "
+            "Without a checkpointer "
             "nothing persists and no store is needed."
         )
