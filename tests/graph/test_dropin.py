@@ -485,3 +485,35 @@ def test_a_model_node_without_memory_is_told_so() -> None:
         )
     )
     assert out["messages"][-1].content == "2"
+
+
+def test_an_edge_that_waits_for_several_nodes_waits_for_them_before_memory(
+    stack: ExitStack,
+) -> None:
+    # add_edge([a, b], agent): the agent (and memory before it) runs once, after both.
+    class Joined(MessagesState):
+        seen: Annotated[list[str], operator.add]
+
+    def step(name: str) -> Any:
+        return lambda state: {"seen": [name]}
+
+    def agent(state: Joined) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"after {sorted(state['seen'])}")], "seen": ["agent"]}
+
+    builder = StateGraph(Joined)
+    builder.add_node("a", step("a"))
+    builder.add_node("slow", step("slow"))
+    builder.add_node("b", step("b"))
+    builder.add_node("agent", agent)
+    builder.add_edge(START, "a")
+    builder.add_edge(START, "slow")
+    builder.add_edge("slow", "b")
+    builder.add_edge(["a", "b"], "agent")
+    graph = compile_on(stack, add_memory(builder, before="agent"))
+    out = graph.invoke({"messages": [HumanMessage("hi")]}, thread(), context=ANA)
+    assert out["seen"] == ["a", "slow", "b", "agent"]
+    assert out["messages"][-1].content == "after ['a', 'b', 'slow']"
+    assert out["context_package"].included_ids[-1] == "output_contract"
+    drawn = {(e.source, e.target) for e in graph.get_graph().edges}
+    assert {("a", "extract_facts"), ("b", "extract_facts")} <= drawn
+    assert ("a", "agent") not in drawn

@@ -154,15 +154,44 @@ def _copy_node(
     )
 
 
+def _add_memory_steps(
+    graph: StateGraph[Any, Any, Any, Any],
+    memory: StateGraph[Any, Any, Any, Any],
+    schema: type[Any],
+    before: str,
+) -> str:
+    """Add memory's nodes, wired among themselves to end in ``before``; return its entry."""
+    for name, spec in memory.nodes.items():
+        graph.add_node(
+            name,
+            spec.runnable,
+            input_schema=schema,
+            metadata=spec.metadata,
+            retry_policy=spec.retry_policy,
+            cache_policy=spec.cache_policy,
+            defer=spec.defer,
+            destinations=spec.ends or None,
+        )
+    for start, end in memory.edges:
+        if start != START:
+            graph.add_edge(start, before if end == END else end)
+    for start, branches in memory.branches.items():
+        for branch in branches.values():
+            ends = {k: _remap(v, END, before) for k, v in (branch.ends or {}).items()}
+            graph.add_conditional_edges(start, branch.path, ends or None)
+    (entry,) = (end for start, end in memory.edges if start == START)
+    return entry
+
+
 def _rebuilt(
     builder: StateGraph[Any, Any, Any, Any],
     before: str,
-    entry: str,
+    memory: StateGraph[Any, Any, Any, Any],
     schema: type[Any],
     model_input: type[Any],
     config: MemoryConfig,
 ) -> tuple[_MemoryBuilder, int]:
-    """A new graph: ``builder``'s nodes and edges, every edge into ``before`` sent to ``entry``."""
+    """A new graph: ``builder``'s and memory's nodes, every edge into ``before`` sent to memory."""
     graph = _MemoryBuilder(
         schema,
         builder.context_schema,
@@ -180,13 +209,15 @@ def _rebuilt(
             continue  # added again with the node it handles
         wanted = model_input if name == before else spec.input_schema
         _copy_node(graph, builder, name, wanted)
+    # Memory's nodes first: an edge that waits for several nodes needs its end to exist.
+    entry = _add_memory_steps(graph, memory, schema, before)
     redirected = 0
     for start, end in sorted(builder.edges):
         redirected += end == before
         graph.add_edge(start, _remap(end, before, entry))
-    for starts, end in sorted(builder.waiting_edges):
+    for starts, end in _join_edges(builder):
         redirected += end == before
-        graph.add_edge(list(starts), _remap(end, before, entry))
+        graph.add_edge(starts, _remap(end, before, entry))
     for start, branches in builder.branches.items():
         for name, branch in branches.items():
             if branch.ends is None:
@@ -197,6 +228,26 @@ def _rebuilt(
                 path, redirected = branch.path, redirected + (before in branch.ends.values())
             graph.add_conditional_edges(start, path, ends)
     return graph, redirected
+
+
+def _join_edges(builder: StateGraph[Any, Any, Any, Any]) -> list[tuple[list[str], str]]:
+    """The edges that wait for several nodes (``add_edge([a, b], c)``), from the public drawing.
+
+    The graph's drawing (``compile().get_graph()``) shows a join as one plain
+    edge from each node it waits for; the edges that are not the builder's own
+    plain edges are the joins', grouped by the node they lead to. Two joins
+    into one node come back as one join over all of their nodes.
+    """
+    plain = set(builder.edges)
+    try:
+        drawn = builder.compile().get_graph().edges
+    except ValueError:  # not a graph yet (no entry point, ...): add_memory says what is missing
+        return []
+    sources: dict[str, set[str]] = {}
+    for edge in drawn:
+        if not edge.conditional and (edge.source, edge.target) not in plain:
+            sources.setdefault(edge.target, set()).add(edge.source)
+    return [(sorted(starts), end) for end, starts in sorted(sources.items())]
 
 
 class _GraphWithMemory(CompiledStateGraph[Any, Any, Any, Any]):
@@ -336,34 +387,14 @@ def add_memory(
         raise ValueError(f"node name(s) {taken} are taken; memorygraph adds {sorted(memory.nodes)}")
     memory_keys = _check_state(builder.state_schema)
     schema = _with_memory(builder.state_schema, memory_keys)
-    (entry,) = (end for start, end in memory.edges if start == START)
     # The model node reads the package, whatever input schema it was given.
     model_input = builder.nodes[before].input_schema
     model_input = (
         schema if model_input is builder.state_schema else _with_memory(model_input, memory_keys)
     )
-    graph, redirected = _rebuilt(builder, before, entry, schema, model_input, memory_config)
+    graph, redirected = _rebuilt(builder, before, memory, schema, model_input, memory_config)
     if redirected == 0:
         raise ValueError(f"no edge leads to {before!r} yet: add your edges, then call add_memory")
-
-    for name, spec in memory.nodes.items():
-        graph.add_node(
-            name,
-            spec.runnable,
-            input_schema=schema,
-            metadata=spec.metadata,
-            retry_policy=spec.retry_policy,
-            cache_policy=spec.cache_policy,
-            defer=spec.defer,
-            destinations=spec.ends or None,
-        )
-    for start, end in memory.edges:
-        if start != START:
-            graph.add_edge(start, before if end == END else end)
-    for start, branches in memory.branches.items():
-        for branch in branches.values():
-            ends = {k: _remap(v, END, before) for k, v in (branch.ends or {}).items()}
-            graph.add_conditional_edges(start, branch.path, ends or None)
     return graph
 
 
