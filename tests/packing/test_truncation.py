@@ -241,3 +241,26 @@ def test_max_tool_rounds_allows_the_limit_and_refuses_one_more() -> None:
         )
     assert isinstance(raised.value, RuntimeError)
     assert (raised.value.rounds, raised.value.limit) == (3, 2)
+
+
+def test_a_summary_larger_than_its_share_is_shortened_to_it_and_still_packed() -> None:
+    summary = SessionSummary(
+        user_goal="Plan the billing migration",
+        open_questions=[f"Question {i} about the vendors?" for i in range(30)],
+        risk_notes=[f"Careful with invoice batch {i}." for i in range(30)],
+        confirmed_decisions=["Refunds first. [turn h1]"],
+        covered_turn_ids=["old"],
+        covered_turns=1,
+        last_updated_turn_id="old",
+    )
+    config = MemoryConfig(token_budget=700, output_reserve=0)
+    state = {"messages": [HumanMessage("next?", id="q")], "summary": summary}
+    package = build_package(state, identity=WHO, config=config, counter=COUNTER, now=NOW)
+    (item,) = [i for i in package.items if i.kind is ItemKind.SUMMARY]
+    cap = int(config.shares["summary"] * config.available_tokens)
+    assert item.tokens <= cap
+    assert item.metadata["entries_left_out"] > 0
+    # The goal and the decision outlast the questions and the risk notes.
+    assert "Plan the billing migration" in item.content and "Refunds first" in item.content
+    assert "Question 29" in item.content or "Careful with" in item.content
+    assert "Question 0 " not in item.content
