@@ -905,7 +905,6 @@ def _package(
             _fit_summary(item, summary, cap, counter) if item.kind is ItemKind.SUMMARY else item
             for item in allowed
         ]
-    fallback: tuple[dict[str, Any], int] | None = None
     while True:
         included, over = pack_items(
             allowed,
@@ -933,18 +932,8 @@ def _package(
         # the package is validated and hashed once, with its exact count.
         draft = ContextPackage.model_construct(**fields, total_tokens=0)
         exact = counter.count_messages(draft.to_messages())
-        slack = config.available_tokens - exact
-        if slack >= 0:
-            if fallback is None and slack and _any_truncated(included):
-                # The overhead is an estimate made before packing (it counts the
-                # context message, which a package without data items does not
-                # have): a tool result is cut only as far as the exact count needs.
-                fallback = (fields, exact)
-                overhead -= slack
-                continue
+        if exact <= config.available_tokens:
             return ContextPackage(**fields, total_tokens=exact)
-        if fallback is not None:
-            return ContextPackage(**fallback[0], total_tokens=fallback[1])
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens
@@ -962,10 +951,6 @@ def _fit_summary(
     shortened = _state_item(ItemKind.SUMMARY, item.id, text, counter)
     metadata = {**shortened.metadata, "entries_left_out": left_out}
     return shortened.model_copy(update={"metadata": metadata})
-
-
-def _any_truncated(items: Sequence[ContextItem]) -> bool:
-    return any("truncated" in item.metadata for item in items)
 
 
 def _group_in_source_order(
