@@ -3,6 +3,7 @@ the package fails closed; the summary gives way only to the critical items."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ from memorygraph.records import ItemKind
 
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
 COUNTER = TokenCounter()
-NOW = __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def words(n: int, seed: int = 0) -> str:
