@@ -39,6 +39,7 @@ from memorygraph.records import (
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
+    "MemoryKeys",
     "MemoryState",
     "add_events",
     "add_turns",
@@ -155,7 +156,27 @@ def add_usage(left: TokenUsage | None, right: TokenUsage | None) -> TokenUsage:
     return (left or TokenUsage()) + (right or TokenUsage())
 
 
-class MemoryState(TypedDict):
+class MemoryKeys(TypedDict):
+    """memorygraph's own keys and their reducers, without ``messages``.
+
+    `MemoryState` adds ``messages`` with `add_turns`;
+    `memorygraph.graph.middleware.MemoryAgentState` adds them to LangChain's
+    ``AgentState``, whose ``messages`` keeps ``add_messages``. The keys are
+    described on `MemoryState`.
+    """
+
+    facts: NotRequired[Annotated[list[Fact], merge_facts]]
+    pending: NotRequired[list[MemoryCandidate]]
+    summary: NotRequired[SessionSummary | None]
+    task: NotRequired[TaskState | None]
+    context_package: NotRequired[ContextPackage | None]
+    extracted_through: NotRequired[str | None]
+    usage: NotRequired[Annotated[TokenUsage, add_usage]]
+    memory_events: NotRequired[Annotated[list[str], add_events]]
+    references: NotRequired[list[ResolvedReference]]
+
+
+class MemoryState(MemoryKeys):
     """The state memorygraph's nodes read and write.
 
     Attributes:
@@ -176,15 +197,6 @@ class MemoryState(TypedDict):
     """
 
     messages: Annotated[list[AnyMessage], add_turns]
-    facts: NotRequired[Annotated[list[Fact], merge_facts]]
-    pending: NotRequired[list[MemoryCandidate]]
-    summary: NotRequired[SessionSummary | None]
-    task: NotRequired[TaskState | None]
-    context_package: NotRequired[ContextPackage | None]
-    extracted_through: NotRequired[str | None]
-    usage: NotRequired[Annotated[TokenUsage, add_usage]]
-    memory_events: NotRequired[Annotated[list[str], add_events]]
-    references: NotRequired[list[ResolvedReference]]
 
 
 def context_messages(state: Mapping[str, Any]) -> list[BaseMessage]:

@@ -50,7 +50,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any, NotRequired
+from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse
@@ -74,35 +74,21 @@ from memorygraph.nodes.pack_context import make_pack_context
 from memorygraph.nodes.summarize import make_summarize
 from memorygraph.records import (
     ContextPackage,
-    Fact,
-    MemoryCandidate,
-    ResolvedReference,
     SessionSummary,
-    TaskState,
     TokenUsage,
 )
-from memorygraph.state import add_events, add_usage, merge_facts, validate_messages
+from memorygraph.state import MemoryKeys, add_events, add_usage, merge_facts, validate_messages
 from memorygraph.summarizers.base import Summarizer
 
 __all__ = ["MemoryAgentState", "MemoryMiddleware"]
 
 
-class MemoryAgentState(AgentState[Any]):
-    """The agent's state with memorygraph's keys (`memorygraph.MemoryState`'s, same reducers).
+class MemoryAgentState(AgentState[Any], MemoryKeys):
+    """The agent's state with memorygraph's keys (`memorygraph.state.MemoryKeys`, same reducers).
 
     ``messages`` keeps the agent's `add_messages`: LangChain merges every
     middleware's state with the agent's, and the agent's ``messages`` wins.
     """
-
-    facts: NotRequired[Annotated[list[Fact], merge_facts]]
-    pending: NotRequired[list[MemoryCandidate]]
-    summary: NotRequired[SessionSummary | None]
-    task: NotRequired[TaskState | None]
-    context_package: NotRequired[ContextPackage | None]
-    extracted_through: NotRequired[str | None]
-    usage: NotRequired[Annotated[TokenUsage, add_usage]]
-    memory_events: NotRequired[Annotated[list[str], add_events]]
-    references: NotRequired[list[ResolvedReference]]
 
 
 # The keys whose channel has a reducer: a step's update goes through it.
