@@ -161,17 +161,8 @@ def _add_memory_steps(
     before: str,
 ) -> str:
     """Add memory's nodes, wired among themselves to end in ``before``; return its entry."""
-    for name, spec in memory.nodes.items():
-        graph.add_node(
-            name,
-            spec.runnable,
-            input_schema=schema,
-            metadata=spec.metadata,
-            retry_policy=spec.retry_policy,
-            cache_policy=spec.cache_policy,
-            defer=spec.defer,
-            destinations=spec.ends or None,
-        )
+    for name in memory.nodes:
+        _copy_node(graph, memory, name, schema)
     for start, end in memory.edges:
         if start != START:
             graph.add_edge(start, before if end == END else end)
