@@ -517,3 +517,41 @@ def test_an_edge_that_waits_for_several_nodes_waits_for_them_before_memory(
     drawn = {(e.source, e.target) for e in graph.get_graph().edges}
     assert {("a", "extract_facts"), ("b", "extract_facts")} <= drawn
     assert ("a", "agent") not in drawn
+
+
+def test_the_guard_is_given_to_the_graph_langgraph_compiled() -> None:
+    """``adopt`` retypes the compiled graph in place: nothing of LangGraph's is copied."""
+    from langgraph.graph.state import CompiledStateGraph
+
+    from memorygraph.graph.builder import MemoryGraph, adopt
+
+    compiled = build_memory_graph().compile()
+    nodes, channels = compiled.nodes, compiled.channels
+    graph = adopt(compiled, MemoryGraph, MemoryConfig(token_budget=1234))
+    assert graph is compiled
+    assert graph.nodes is nodes and graph.channels is channels
+    assert type(graph) is MemoryGraph and graph.memory_config.token_budget == 1234
+
+    class Other(CompiledStateGraph):  # type: ignore[type-arg]
+        memory_config: MemoryConfig
+
+    with pytest.raises(TypeError, match="Other does not extend MemoryGraph"):
+        adopt(graph, Other, MemoryConfig())  # a sibling class could lack what the graph has
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "memorygraph"
+PRIVATE_USES = re.compile(
+    r"langgraph\._internal|\bwaiting_edges\b|\._add_schema\b|BranchSpec|vars\(compiled\)"
+    r"|\.__dict__\b|\.compile\s*=\s"
+)
+
+
+def test_memorygraph_uses_langgraph_through_public_apis_only() -> None:
+    """No LangGraph internals, no writes to a builder's private parts, no copied graphs."""
+    offending = [
+        f"{path.relative_to(SRC)}:{n}: {line.strip()}"
+        for path in sorted(SRC.rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if PRIVATE_USES.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert offending == []

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any, Protocol, TypeVar, cast
 
@@ -345,18 +345,24 @@ class _Guarded(Protocol):
 
 def adopt(
     compiled: CompiledStateGraph[Any, Any, Any, Any],
-    kind: Callable[..., GraphT],
+    kind: type[GraphT],
     config: MemoryConfig,
 ) -> GraphT:
-    """The compiled graph as memorygraph's subclass, which checks each run before it is saved.
+    """Give the compiled graph memorygraph's run guard, in place.
 
-    LangGraph's ``StateGraph.compile`` always builds a ``CompiledStateGraph``
-    and offers no way to choose a subclass; the graph's own ``copy`` re-creates
-    a graph from its constructor arguments, and so does this (see
-    docs/decisions/2026-12-06-public-apis.md).
+    LangGraph's ``StateGraph.compile`` always builds a ``CompiledStateGraph`` and
+    offers no way to choose a subclass. ``kind`` is a subclass that adds methods
+    only (no state of its own beyond ``memory_config`` and ``typed_saver``), so
+    the graph LangGraph built becomes an instance of it as it is: nothing of
+    LangGraph's is copied, read or re-created (docs/decisions/2026-12-06-public-apis.md).
+
+    Raises:
+        TypeError: ``kind`` does not extend the compiled graph's class.
     """
-    arguments = {k: v for k, v in vars(compiled).items() if k != "__orig_class__"}
-    graph = kind(**arguments)
+    if not issubclass(kind, type(compiled)):
+        raise TypeError(f"{kind.__name__} does not extend {type(compiled).__name__}")
+    compiled.__class__ = kind
+    graph = cast(GraphT, compiled)
     graph.memory_config = config
     return graph
 
