@@ -54,7 +54,7 @@ from langgraph.types import Command
 
 from memorygraph import MemoryConfig, MemoryContext, TokenCounter, create_memory_graph
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from memorygraph.retrieval import default_retriever, recall_items
 
 DEFAULT_DATA = (

@@ -25,7 +25,7 @@ from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.cli import EXIT_ERROR, EXIT_OK, main
 from memorygraph.context import Identity
 from memorygraph.nodes.call_model import record_audit
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from memorygraph.redact import redact
 from memorygraph.store import audit as audit_module
 from memorygraph.store.audit import read_audit, rebuild_package, replay_package

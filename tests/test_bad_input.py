@@ -61,7 +61,7 @@ from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity, resolve_identity
 from memorygraph.graph import MemoryGraph
 from memorygraph.nodes.extract_facts import extract_facts_from
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")

@@ -55,7 +55,7 @@ from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
 from memorygraph.extractors.base import Claim, Extraction
 from memorygraph.nodes.extract_facts import extract_facts_from
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from tests.fakes import RecordingChatModel
 
 CORPUS: list[str] = json.loads(

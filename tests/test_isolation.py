@@ -43,7 +43,7 @@ from memorygraph import (
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from memorygraph.retrieval import LexicalRetriever, recall_items
 from memorygraph.store import namespaces
 from memorygraph.store.archive import archive_turns, read_archive

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from memorygraph import MemoryConfig, Priority
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package
+from memorygraph.packing import build_package
 from memorygraph.records import Fact, ResolvedReference, TaskState
 from memorygraph.references import resolve_references
 

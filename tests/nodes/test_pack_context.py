@@ -27,7 +27,7 @@ from memorygraph import (
     TrustLevel,
 )
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package, pack_items
+from memorygraph.packing import build_package, pack_items
 from memorygraph.records import ItemKind
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -23,8 +23,8 @@ from memorygraph import (
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package
 from memorygraph.nodes.summarize import asummarize_messages, plan_fold, summarize_messages
+from memorygraph.packing import build_package
 from memorygraph.store.archive import read_archive
 from memorygraph.summarizers import ExtractiveSummarizer, LLMSummarizer
 from tests.fakes import RecordingChatModel

@@ -27,7 +27,7 @@ from memorygraph import (
 )
 from memorygraph._render import CONTEXT_HEADER
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import build_package, collect_items
+from memorygraph.packing import build_package, collect_items
 from memorygraph.packing.truncation import (
     TRUNCATION_MARKER,
     shorten_tool_results,

@@ -7,7 +7,7 @@ from langchain_core.messages import HumanMessage
 
 from memorygraph import ContextItem, MemoryConfig, Priority, TokenCounter
 from memorygraph.context import Identity
-from memorygraph.nodes.pack_context import adapt_shares, build_package, pack_items
+from memorygraph.packing import adapt_shares, build_package, pack_items
 from memorygraph.records import ItemKind, SessionSummary
 
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())

@@ -16,18 +16,14 @@ from memorygraph.nodes.extract_facts import (
     extract_facts_from,
     make_extract_facts,
 )
-from memorygraph.nodes.pack_context import (
-    abuild_package,
-    build_package,
-    make_pack_context,
-    pack_context,
-)
+from memorygraph.nodes.pack_context import make_pack_context, pack_context
 from memorygraph.nodes.summarize import (
     asummarize_messages,
     make_summarize,
     summarize,
     summarize_messages,
 )
+from memorygraph.packing import abuild_package, build_package
 
 __all__ = [
     "MemoryStep",

@@ -32,7 +32,7 @@ Example:
     >>> from langgraph.store.memory import InMemoryStore
     >>> from memorygraph import MemoryConfig
     >>> from memorygraph.context import Identity
-    >>> from memorygraph.nodes.pack_context import build_package
+    >>> from memorygraph.packing import build_package
     >>> store, config, now = InMemoryStore(), MemoryConfig(), datetime(2026, 1, 1, tzinfo=UTC)
     >>> who = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
     >>> state = {"messages": [HumanMessage("Mail me at ana@example.org", id="h1")]}
@@ -62,6 +62,7 @@ from memorygraph import records
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import MemoryGraphError, ReplayError
+from memorygraph.packing.package import build_package
 from memorygraph.records import AuditRecord, ContextPackage
 from memorygraph.redact import redact
 from memorygraph.retention import ttl_minutes
@@ -352,8 +353,6 @@ def rebuild_package(record: Mapping[str, Any]) -> ContextPackage:
     Raises:
         ReplayError: The record is malformed or its state cannot be packed.
     """
-    from memorygraph.nodes.pack_context import build_package
-
     try:
         identity = Identity(
             thread_id=record["thread_id"],
