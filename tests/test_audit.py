@@ -14,18 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage
 
-from memorygraph import (
-    AuditRecord,
-    MemoryConfig,
-    MemoryContext,
-    ReplayError,
-    create_memory_graph,
-)
+from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.cli import EXIT_ERROR, EXIT_OK, main
 from memorygraph.context import Identity
+from memorygraph.errors import ReplayError
 from memorygraph.nodes.call_model import record_audit
 from memorygraph.packing import build_package
+from memorygraph.records import AuditRecord
 from memorygraph.redact import redact
 from memorygraph.store import audit as audit_module
 from memorygraph.store.audit import read_audit, rebuild_package, replay_package

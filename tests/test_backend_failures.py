@@ -22,13 +22,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
-from memorygraph import BackendError, MemoryConfig, MemoryContext, create_memory_graph
+from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.checkpointers import (
     aopen_checkpointer,
     aopen_store,
     open_checkpointer,
     open_store,
 )
+from memorygraph.errors import BackendError
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")

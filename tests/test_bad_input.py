@@ -40,28 +40,30 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
 from memorygraph import (
-    ConfigError,
     ContextItem,
-    CorruptStateError,
     Fact,
-    IdentityError,
-    InvalidMessageError,
-    InvalidNamespaceError,
     MemoryConfig,
     MemoryContext,
     MemoryGraphError,
     Priority,
-    ResumeValueError,
     SessionSummary,
-    TaskState,
     TrustLevel,
     create_memory_graph,
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity, resolve_identity
+from memorygraph.errors import (
+    ConfigError,
+    CorruptStateError,
+    IdentityError,
+    InvalidMessageError,
+    InvalidNamespaceError,
+    ResumeValueError,
+)
 from memorygraph.graph import MemoryGraph
 from memorygraph.nodes.extract_facts import extract_facts_from
 from memorygraph.packing import build_package
+from memorygraph.records import TaskState
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")

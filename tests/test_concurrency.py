@@ -40,7 +40,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
-from memorygraph import MemoryContext, ThreadBusyError
+from memorygraph import MemoryContext
+from memorygraph.errors import ThreadBusyError
 from memorygraph.graph._lock import thread_lock
 from memorygraph.store.audit import read_audit
 from tests.workers import (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from memorygraph import ConfigError, IdentityError, MemoryConfig, MemoryContext
+from memorygraph import MemoryConfig, MemoryContext
 from memorygraph.context import resolve_identity
+from memorygraph.errors import ConfigError, IdentityError
 
 
 @pytest.mark.parametrize(

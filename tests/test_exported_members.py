@@ -23,6 +23,11 @@ CONTRACT = {
     "TokenCounter",
     "MemoryGraphError",
     "ContextBudgetExceeded",
+    "add_memory",
+    "MemoryMiddleware",
+    "forget_thread",
+    "forget_user",
+    "forget_tenant",
 }
 
 
@@ -52,3 +57,21 @@ def test_errors_derive_from_the_root_and_a_builtin() -> None:
         if cls is not memorygraph.MemoryGraphError:
             assert issubclass(cls, ValueError | RuntimeError), name
         assert not issubclass(cls, KeyboardInterrupt)
+
+
+def test_the_top_level_stays_small() -> None:
+    assert len(memorygraph.__all__) <= 25
+
+
+def test_names_that_moved_still_import_with_a_warning() -> None:
+    import importlib
+
+    import pytest
+
+    for name, home in memorygraph._MOVED.items():
+        with pytest.warns(DeprecationWarning, match=f"memorygraph.{name} has moved: .*{home}"):
+            value = getattr(memorygraph, name)
+        assert value is getattr(importlib.import_module(home), name)
+        assert name not in memorygraph.__all__
+    with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
+        memorygraph.Nonexistent  # noqa: B018

@@ -24,9 +24,6 @@ from langchain_core.messages import HumanMessage
 from memorygraph import (
     MemoryConfig,
     MemoryContext,
-    aforget_tenant,
-    aforget_thread,
-    aforget_user,
     create_memory_graph,
     forget_tenant,
     forget_thread,
@@ -40,6 +37,7 @@ from memorygraph.checkpointers import (
     open_store,
 )
 from memorygraph.cli import EXIT_OK, main
+from memorygraph.forget import aforget_tenant, aforget_thread, aforget_user
 from memorygraph.store.audit import read_audit
 from memorygraph.store.facts import load_facts
 from memorygraph.store.threads import owned_threads

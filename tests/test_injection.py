@@ -41,12 +41,10 @@ from memorygraph import (
     ContextItem,
     ContextPackage,
     Fact,
-    ItemKind,
     MemoryConfig,
     MemoryContext,
     Priority,
     SessionSummary,
-    TaskState,
     TrustLevel,
     create_memory_graph,
 )
@@ -56,6 +54,7 @@ from memorygraph.context import Identity
 from memorygraph.extractors.base import Claim, Extraction
 from memorygraph.nodes.extract_facts import extract_facts_from
 from memorygraph.packing import build_package
+from memorygraph.records import ItemKind, TaskState
 from tests.fakes import RecordingChatModel
 
 CORPUS: list[str] = json.loads(

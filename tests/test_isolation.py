@@ -31,18 +31,10 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.store.base import BaseStore, GetOp, ListNamespacesOp, MatchCondition, SearchOp
 
-from memorygraph import (
-    Fact,
-    IdentityError,
-    InvalidNamespaceError,
-    MemoryConfig,
-    MemoryContext,
-    ReplayError,
-    TokenCounter,
-    create_memory_graph,
-)
+from memorygraph import Fact, MemoryConfig, MemoryContext, TokenCounter, create_memory_graph
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
+from memorygraph.errors import IdentityError, InvalidNamespaceError, ReplayError
 from memorygraph.packing import build_package
 from memorygraph.retrieval import LexicalRetriever, recall_items
 from memorygraph.store import namespaces

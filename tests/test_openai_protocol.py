@@ -27,9 +27,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from pydantic import BaseModel, Field
 
-from memorygraph import MemoryContext, TokenCounter, TokenUsage, create_memory_graph
+from memorygraph import MemoryContext, TokenCounter, create_memory_graph
 from memorygraph.checkpointers import memorygraph_serializer
 from memorygraph.graph import MemoryGraph
+from memorygraph.records import TokenUsage
 from memorygraph.summarizers import LLMSummarizer
 from tests.openai_server import OpenAIServer
 from tests.test_tokens import BLOBPATHS, _gunzipped

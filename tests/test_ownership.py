@@ -19,8 +19,9 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
-from memorygraph import IdentityError, MemoryContext, add_memory, create_memory_graph
+from memorygraph import MemoryContext, add_memory, create_memory_graph
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
+from memorygraph.errors import IdentityError
 from memorygraph.graph import MemoryGraph
 from tests.fakes import RecordingChatModel
 

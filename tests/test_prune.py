@@ -25,7 +25,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
-from memorygraph import BackendError, IdentityError, MemoryConfig, MemoryContext
+from memorygraph import MemoryConfig, MemoryContext
 from memorygraph import create_memory_graph as _create_memory_graph
 from memorygraph.checkpointers import _prune as prune_module
 from memorygraph.checkpointers import (
@@ -36,6 +36,7 @@ from memorygraph.checkpointers import (
     prune_thread,
 )
 from memorygraph.checkpointers._prune import prune_target
+from memorygraph.errors import BackendError, IdentityError
 from memorygraph.graph import MemoryGraph
 from tests.fakes import RecordingChatModel
 

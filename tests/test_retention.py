@@ -14,14 +14,9 @@ from langchain_core.messages import HumanMessage
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
-from memorygraph import (
-    MemoryConfig,
-    MemoryContext,
-    asweep_expired,
-    create_memory_graph,
-    sweep_expired,
-)
+from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph.retention import asweep_expired, sweep_expired
 from memorygraph.store.archive import read_archive
 from memorygraph.store.audit import read_audit
 from memorygraph.store.facts import load_facts

@@ -32,7 +32,6 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, Send
 
 from memorygraph import (
-    InvalidMessageError,
     MemoryConfig,
     MemoryContext,
     MemoryGraphError,
@@ -40,6 +39,7 @@ from memorygraph import (
     create_memory_graph,
 )
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
+from memorygraph.errors import InvalidMessageError
 from memorygraph.graph import MemoryGraph
 from memorygraph.store.namespaces import archive_namespace
 from tests.fakes import RecordingChatModel

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, RemoveMessage, ToolMessage
 
-from memorygraph import Fact, InvalidMessageError
+from memorygraph import Fact
+from memorygraph.errors import InvalidMessageError
 from memorygraph.records import TokenUsage
 from memorygraph.state import MAX_MESSAGE_CHARS, add_turns, add_usage, merge_facts, trim_facts
 

@@ -3,35 +3,22 @@
 Per-thread state in a LangGraph checkpointer, durable facts, structured
 summaries, and one deterministic, budgeted, auditable context package for
 every model call.
+
+The top level holds what most users import. The rest lives where it belongs:
+errors in `memorygraph.errors`, records in `memorygraph.records`, the async
+and admin operations in `memorygraph.forget` and `memorygraph.retention`, the
+middleware's state in `memorygraph.graph`.
 """
+
+import importlib as _importlib
+import warnings as _warnings
+from typing import Any as _Any
 
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext
-from memorygraph.errors import (
-    BackendError,
-    ConfigError,
-    ContextBudgetExceeded,
-    CorruptStateError,
-    EncodingError,
-    IdentityError,
-    InvalidMessageError,
-    InvalidNamespaceError,
-    MemoryGraphError,
-    ReplayError,
-    ResumeValueError,
-    ThreadBusyError,
-)
-from memorygraph.forget import (
-    ForgetReport,
-    aforget_tenant,
-    aforget_thread,
-    aforget_user,
-    forget_tenant,
-    forget_thread,
-    forget_user,
-)
+from memorygraph.errors import ContextBudgetExceeded, MemoryGraphError
+from memorygraph.forget import forget_tenant, forget_thread, forget_user
 from memorygraph.graph import (
-    MemoryAgentState,
     MemoryGraph,
     MemoryMiddleware,
     add_memory,
@@ -39,44 +26,23 @@ from memorygraph.graph import (
     create_memory_graph,
 )
 from memorygraph.records import (
-    AuditRecord,
     ContextItem,
     ContextPackage,
-    ExcludedItem,
     Fact,
-    ItemKind,
-    MemoryCandidate,
     Priority,
-    ResolvedReference,
     SessionSummary,
-    TaskState,
-    TokenUsage,
     TrustLevel,
 )
-from memorygraph.retention import asweep_expired, sweep_expired
 from memorygraph.state import MemoryState, context_messages
 from memorygraph.tokens import TokenCounter
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AuditRecord",
-    "BackendError",
-    "ConfigError",
     "ContextBudgetExceeded",
     "ContextItem",
     "ContextPackage",
-    "CorruptStateError",
-    "EncodingError",
-    "ExcludedItem",
     "Fact",
-    "ForgetReport",
-    "IdentityError",
-    "InvalidMessageError",
-    "InvalidNamespaceError",
-    "ItemKind",
-    "MemoryAgentState",
-    "MemoryCandidate",
     "MemoryConfig",
     "MemoryContext",
     "MemoryGraph",
@@ -84,26 +50,65 @@ __all__ = [
     "MemoryMiddleware",
     "MemoryState",
     "Priority",
-    "ReplayError",
-    "ResolvedReference",
-    "ResumeValueError",
     "SessionSummary",
-    "TaskState",
-    "ThreadBusyError",
     "TokenCounter",
-    "TokenUsage",
     "TrustLevel",
     "__version__",
     "add_memory",
-    "aforget_tenant",
-    "aforget_thread",
-    "aforget_user",
-    "asweep_expired",
     "build_memory_graph",
     "context_messages",
     "create_memory_graph",
     "forget_tenant",
     "forget_thread",
     "forget_user",
-    "sweep_expired",
 ]
+
+# Names the top level held before 0.2, and where they live now. They still
+# import from here, with a DeprecationWarning, until 0.3.
+_MOVED = {
+    **dict.fromkeys(
+        [
+            "BackendError",
+            "ConfigError",
+            "CorruptStateError",
+            "EncodingError",
+            "IdentityError",
+            "InvalidMessageError",
+            "InvalidNamespaceError",
+            "ReplayError",
+            "ResumeValueError",
+            "ThreadBusyError",
+        ],
+        "memorygraph.errors",
+    ),
+    **dict.fromkeys(
+        [
+            "AuditRecord",
+            "ExcludedItem",
+            "ItemKind",
+            "MemoryCandidate",
+            "ResolvedReference",
+            "TaskState",
+            "TokenUsage",
+        ],
+        "memorygraph.records",
+    ),
+    **dict.fromkeys(
+        ["ForgetReport", "aforget_tenant", "aforget_thread", "aforget_user"], "memorygraph.forget"
+    ),
+    **dict.fromkeys(["asweep_expired", "sweep_expired"], "memorygraph.retention"),
+    "MemoryAgentState": "memorygraph.graph",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'memorygraph' has no attribute {name!r}")
+    _warnings.warn(
+        f"memorygraph.{name} has moved: import it from {home} "
+        "(the top-level name goes in memorygraph 0.3)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(home), name)

@@ -18,7 +18,6 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
 from memorygraph import (
-    ConfigError,
     ContextBudgetExceeded,
     ContextPackage,
     MemoryConfig,
@@ -29,6 +28,7 @@ from memorygraph import (
     context_messages,
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph.errors import ConfigError
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")

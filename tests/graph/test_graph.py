@@ -20,14 +20,13 @@ from langgraph.store.memory import InMemoryStore
 from memorygraph import (
     ContextBudgetExceeded,
     ContextPackage,
-    IdentityError,
-    InvalidMessageError,
     MemoryConfig,
     MemoryContext,
     MemoryState,
     create_memory_graph,
 )
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer, open_store
+from memorygraph.errors import IdentityError, InvalidMessageError
 from memorygraph.graph import MemoryGraph
 from tests.fakes import RecordingChatModel
 

@@ -13,17 +13,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import tool
 from langgraph.types import Command
 
-from memorygraph import (
-    ConfigError,
-    ContextPackage,
-    IdentityError,
-    MemoryAgentState,
-    MemoryConfig,
-    MemoryContext,
-    MemoryMiddleware,
-    MemoryState,
-)
+from memorygraph import ContextPackage, MemoryConfig, MemoryContext, MemoryMiddleware, MemoryState
 from memorygraph.checkpointers import open_checkpointer, open_store
+from memorygraph.errors import ConfigError, IdentityError
+from memorygraph.graph import MemoryAgentState
 from memorygraph.store.audit import read_audit
 from tests.fakes import RecordingChatModel
 from tests.graph.test_dropin import assert_tool_calls_intact

@@ -17,14 +17,9 @@ from langgraph.graph import START, StateGraph
 from langgraph.store.base import PutOp
 from langgraph.types import Command
 
-from memorygraph import (
-    MemoryConfig,
-    MemoryContext,
-    MemoryState,
-    ResumeValueError,
-    create_memory_graph,
-)
+from memorygraph import MemoryConfig, MemoryContext, MemoryState, create_memory_graph
 from memorygraph.checkpointers import aopen_checkpointer, aopen_store, memorygraph_serializer
+from memorygraph.errors import ResumeValueError
 from memorygraph.nodes.approve import make_approve, parse_resume
 from memorygraph.nodes.extract_facts import candidate_for
 from memorygraph.records import Fact, MemoryCandidate

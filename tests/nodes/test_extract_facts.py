@@ -10,8 +10,9 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.types import Overwrite
 
-from memorygraph import ConfigError, MemoryConfig, TrustLevel
+from memorygraph import MemoryConfig, TrustLevel
 from memorygraph.context import Identity
+from memorygraph.errors import ConfigError
 from memorygraph.extractors import Claim, Extraction
 from memorygraph.nodes.extract_facts import extract_facts_from, new_turns
 from memorygraph.packing import build_package

@@ -22,13 +22,12 @@ from memorygraph import (
     MemoryConfig,
     Priority,
     SessionSummary,
-    TaskState,
     TokenCounter,
     TrustLevel,
 )
 from memorygraph.context import Identity
 from memorygraph.packing import build_package, pack_items
-from memorygraph.records import ItemKind
+from memorygraph.records import ItemKind, TaskState
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=("sales",))

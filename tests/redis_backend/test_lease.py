@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from memorygraph import ThreadBusyError
 from memorygraph.checkpointers import aopen_checkpointer, open_checkpointer
 from memorygraph.checkpointers.backends import redis_lock
 from memorygraph.checkpointers.backends.redis_lock import lease_key
 from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+from memorygraph.errors import ThreadBusyError
 from memorygraph.graph._lock import athread_lock, thread_lock
 
 pytestmark = pytest.mark.redis

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from langgraph.store.base import BaseStore
 
-from memorygraph import InvalidNamespaceError
 from memorygraph.checkpointers import aopen_store, open_store
+from memorygraph.errors import InvalidNamespaceError
 from memorygraph.records import Fact
 from memorygraph.store.facts import (
     aput_facts,
