@@ -1,4 +1,4 @@
-"""The audit trail: seed 003 section 26's fields, append-only, redacted, and replayable."""
+"""The audit trail: its fields (docs/architecture.md), append-only, redacted, and replayable."""
 
 from __future__ import annotations
 

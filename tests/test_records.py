@@ -19,7 +19,7 @@ def test_priority_and_trust_values() -> None:
     }
 
 
-def test_render_order_is_seed_003_section_20() -> None:
+def test_render_order_is_the_documented_order() -> None:
     order = sorted(RENDER_ORDER, key=RENDER_ORDER.__getitem__)
     assert [k.value for k in order] == [
         "policy",

@@ -1,4 +1,4 @@
-"""Multi-turn eval scenarios (seed 003 section 24), run through the real graph on every backend.
+"""Multi-turn eval scenarios, run through the real graph on every backend.
 
 Each file in ``tests/scenarios/`` is one conversation. A turn sends the user's
 words (after the assistant's previous reply, when the scenario gives one), or
@@ -53,7 +53,7 @@ import yaml
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.types import Command
 
-import memorygraph
+import memorygraph.errors
 from memorygraph import ContextPackage, MemoryConfig, MemoryContext, Priority
 from memorygraph.graph import MemoryGraph
 from memorygraph.store.facts import load_facts
@@ -240,7 +240,7 @@ def test_scenario(path: Path, backend_url: str, stack: ExitStack) -> None:
             # A refused turn: it raises that memorygraph error and changes nothing.
             cfg = run.config(turn.get("thread", "main"))
             before = run.graph.get_state(cfg).values
-            with pytest.raises(getattr(memorygraph, turn["error"])):
+            with pytest.raises(getattr(memorygraph.errors, turn["error"])):
                 send(run, turn, 1)
             assert run.graph.get_state(cfg).values == before, where
             continue
@@ -253,7 +253,7 @@ def test_there_are_enough_scenarios() -> None:
     assert len(SCENARIOS) >= 12
     names = {p.stem for p in SCENARIOS}
     assert {
-        "seed_003_user_corrects_prior_assumption",
+        "user_corrects_prior_assumption",
         "changed_preference",
         "stale_preference",
         "sensitive_fact_waits_then_rejected",

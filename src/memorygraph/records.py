@@ -57,7 +57,7 @@ class _Record(BaseModel):
 
 
 class TrustLevel(StrEnum):
-    """Who asserted a piece of context (seed 003, section 7)."""
+    """Who asserted a piece of context (docs/architecture.md, "Facts")."""
 
     USER_CLAIMED = "user_claimed"
     SYSTEM_VERIFIED = "system_verified"
@@ -77,7 +77,7 @@ class Priority(IntEnum):
 class ItemKind(StrEnum):
     """The kinds of context item, declared in the order they are rendered.
 
-    The order is seed 003 section 20: role and policy, authority and scope,
+    The order (docs/architecture.md, "Rendering"): role and policy, authority and scope,
     task state, the current request, confirmed facts, evidence (the summary and
     recalled turns), tool results, recent turns, and the output contract last.
     """
@@ -394,7 +394,7 @@ class SessionSummary(_Record):
 
 
 class TaskState(_Record):
-    """The task in progress and where it stands (seed 003, section 7)."""
+    """The task in progress and where it stands."""
 
     task_name: str
     current_step: str = ""
@@ -404,7 +404,7 @@ class TaskState(_Record):
 
 
 class ResolvedReference(_Record):
-    """What a phrase such as "the second one" or "remove it" points to (seed 003, section 19).
+    """What a phrase such as "the second one" or "remove it" points to.
 
     Attributes:
         phrase: The words in the request that refer back.
@@ -428,7 +428,7 @@ class ResolvedReference(_Record):
 
 
 class AuditRecord(_Record):
-    """What the audit log keeps for each model call (seed 003, section 26).
+    """What the audit log keeps for each model call (docs/architecture.md, the audit trail).
 
     This is the general trace: ids, budget, tokens and versions, plus each
     included item's content with personal data redacted

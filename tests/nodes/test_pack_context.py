@@ -1,4 +1,4 @@
-"""The packer: seed 003 section 23's table, determinism, budgets, tool groups, injection."""
+"""The packer: what each kind of item does, determinism, budgets, tool groups, injection."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def kinds(package) -> list[str]:
     return [item.kind.value for item in package.items]
 
 
-# --- seed 003 section 23 ------------------------------------------------------------
+# --- each kind of item ------------------------------------------------------------
 
 
 def test_critical_policy_always_included_under_pressure() -> None:

@@ -270,7 +270,7 @@ def _fact_items(
     items: list[ContextItem] = []
     excluded: list[ExcludedItem] = []
     # Decisions, constraints and rejected assumptions come first however old they
-    # are (seed 003 section 13); the rest newest first.
+    # are; the rest newest first.
     ordered = sorted(
         facts, key=lambda f: (f.key not in _PINNED_KEYS, -f.observed_at.timestamp(), f.id)
     )
