@@ -48,7 +48,7 @@ from memorygraph import (
     TrustLevel,
     create_memory_graph,
 )
-from memorygraph._render import CONTEXT_HEADER, SYSTEM_KINDS, render_block
+from memorygraph.rendering.messages import CONTEXT_HEADER, SYSTEM_KINDS, render_block
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
 from memorygraph.extractors.base import Claim, Extraction

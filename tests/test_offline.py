@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from memorygraph._render import CONTEXT_HEADER
+from memorygraph.rendering.messages import CONTEXT_HEADER
 from memorygraph.offline import OfflineChatModel
 
 

@@ -8,7 +8,7 @@ comes from (a run's input, ``Command(update=...)``, the ``messages`` reducer):
   ``system`` or ``developer`` is turned into the matching kind, so a provider
   never receives a role it rejects; any other role is refused. A system
   message from input is still data: the renderer demotes it to a user turn
-  (`memorygraph._render.safe_turn`), since only configuration writes system text.
+  (`memorygraph.rendering.messages.safe_turn`), since only configuration writes system text.
 * Every string in it (content and its blocks, image URLs, tool call
   arguments, ``additional_kwargs``, ``name``, ``id``) is valid UTF-8 (no lone
   surrogate) and free of NUL characters, which PostgreSQL cannot store in

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from memorygraph.kinds import RENDER_ORDER, ExclusionReason, ItemKind, Priority, TrustLevel
+from memorygraph.rendering.messages import render_messages
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -54,51 +56,6 @@ def _utcnow() -> datetime:
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TrustLevel(StrEnum):
-    """Who asserted a piece of context (docs/architecture.md, "Facts")."""
-
-    USER_CLAIMED = "user_claimed"
-    SYSTEM_VERIFIED = "system_verified"
-    MODEL_INFERRED = "model_inferred"
-    TOOL_OBSERVED = "tool_observed"
-
-
-class Priority(IntEnum):
-    """How much an item matters when the budget is tight. CRITICAL never drops."""
-
-    CRITICAL = 100
-    HIGH = 80
-    MEDIUM = 50
-    LOW = 20
-
-
-class ItemKind(StrEnum):
-    """The kinds of context item, declared in the order they are rendered.
-
-    The order (docs/architecture.md, "Rendering"): role and policy, authority and scope,
-    task state, the current request, confirmed facts, evidence (the summary and
-    recalled turns), tool results, recent turns, and the output contract last.
-    """
-
-    POLICY = "policy"
-    AUTHORITY = "authority"
-    TASK_STATE = "task_state"
-    REQUEST = "request"
-    CLARIFICATION = "clarification"
-    FACT = "fact"
-    SUMMARY = "summary"
-    RECALLED = "recalled"
-    TOOL_RESULT = "tool_result"
-    RECENT_TURN = "recent_turn"
-    OUTPUT_CONTRACT = "output_contract"
-
-
-RENDER_ORDER: dict[ItemKind, int] = {kind: index for index, kind in enumerate(ItemKind)}
-"""The position of each kind in a rendered package."""
-
-ExclusionReason = Literal["over_budget", "unauthorized", "stale", "superseded", "duplicate"]
 
 
 class ContextItem(_Record):
@@ -232,7 +189,7 @@ class ContextPackage(_Record):
 
     def _repr_html_(self) -> str:
         """Jupyter's rendering: the budget bar and a table of every item (`memorygraph.display`)."""
-        from memorygraph.display import package_html
+        from memorygraph.display import package_html  # rich loads only when Jupyter asks
 
         return package_html(self)
 
@@ -251,8 +208,6 @@ class ContextPackage(_Record):
             with the quoted data items, the recent turns as native messages,
             and the current request last.
         """
-        from memorygraph._render import render_messages
-
         return render_messages(self)
 
     def to_json(self) -> str:

@@ -25,7 +25,7 @@ from memorygraph import (
     SessionSummary,
     TokenCounter,
 )
-from memorygraph._render import CONTEXT_HEADER
+from memorygraph.rendering.messages import CONTEXT_HEADER
 from memorygraph.context import Identity
 from memorygraph.packing import build_package, collect_items
 from memorygraph.packing.truncation import (

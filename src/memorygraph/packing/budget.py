@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from memorygraph._render import SYSTEM_KINDS
 from memorygraph.config import MemoryConfig
 from memorygraph.errors import (
     ContextBudgetExceeded,
@@ -27,6 +26,7 @@ from memorygraph.records import (
     ItemKind,
     Priority,
 )
+from memorygraph.rendering.messages import SYSTEM_KINDS
 from memorygraph.tokens import TokenCounter
 
 __all__ = ["CONTIGUOUS", "adapt_shares", "default_counter", "pack_items", "render_order"]

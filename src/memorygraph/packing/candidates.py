@@ -23,7 +23,6 @@ from langchain_core.messages import (
     message_to_dict,
 )
 
-from memorygraph._render import safe_turn
 from memorygraph._turns import message_id, message_text, split_turn, tool_rounds, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
@@ -42,6 +41,8 @@ from memorygraph.records import (
     TaskState,
     TrustLevel,
 )
+from memorygraph.rendering.cost import data_tokens, instruction_tokens
+from memorygraph.rendering.messages import safe_turn
 from memorygraph.tokens import TokenCounter
 
 __all__ = [
@@ -161,10 +162,8 @@ def _cached_fact_item(
 
 def data_item(item: ContextItem, counter: TokenCounter) -> ContextItem:
     """The item with its token count as rendered inside the context message."""
-    from memorygraph._render import render_block
-
     # Two newlines join blocks inside the context message.
-    return item.model_copy(update={"tokens": counter.count_text(render_block(item) + "\n\n")})
+    return item.model_copy(update={"tokens": data_tokens(item, counter)})
 
 
 def task_text(task: TaskState) -> str:
@@ -186,7 +185,7 @@ def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCount
         kind=kind,
         content=content,
         priority=Priority.CRITICAL,
-        tokens=counter.count_text(f"[{kind.value}]\n{content}\n\n"),
+        tokens=instruction_tokens(kind, content, counter),
         source=f"config:{item_id}",
         trust_level=TrustLevel.SYSTEM_VERIFIED,
     )

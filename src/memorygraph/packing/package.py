@@ -25,13 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import (
-    HumanMessage,
     RemoveMessage,
-    SystemMessage,
 )
 from pydantic import ValidationError
 
-from memorygraph._render import CONTEXT_HEADER
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import (
@@ -55,6 +52,7 @@ from memorygraph.records import (
     ItemKind,
     SessionSummary,
 )
+from memorygraph.rendering.cost import message_overheads, rendering_tokens
 from memorygraph.tokens import TokenCounter
 
 __all__ = ["abuild_package", "build_package", "filter_items"]
@@ -167,13 +165,7 @@ def _package(
         ValidationError: When the package is invalid, e.g. a text holds a lone surrogate.
     """
     allowed, unauthorized = filter_items(candidates, scopes=identity.scopes)
-    overhead = counter.count_messages([SystemMessage("")])
-    context_overhead = (
-        counter.count_messages(
-            [SystemMessage(""), HumanMessage(CONTEXT_HEADER + "\n\n", name="context")]
-        )
-        - overhead
-    )
+    overhead, context_overhead = message_overheads(counter)
     source_order = {item.id: index for index, item in enumerate(allowed)}
     summary = state.get("summary")
     shares = adapt_shares(
@@ -228,7 +220,7 @@ def _fit_summary(
     # to its share: a larger one is shortened, its least lasting entries first.
     if item.tokens <= cap:
         return item
-    rendering = item.tokens - counter.count_text(item.content)  # header, quotes, joins
+    rendering = rendering_tokens(item, counter)
     text, left_out = fit_summary_text(summary, cap=max(cap - rendering, 0), counter=counter)
     shortened = state_item(ItemKind.SUMMARY, item.id, text, counter)
     metadata = {**shortened.metadata, "entries_left_out": left_out}

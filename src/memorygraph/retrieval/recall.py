@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memorygraph._render import RECALL_GAP, quote_lines, recalled_header
 from memorygraph.records import ContextItem, ItemKind, Priority, TrustLevel
+from memorygraph.rendering.cost import recalled_tokens
 from memorygraph.retrieval.base import Retriever, Scores, normalize_max
 from memorygraph.retrieval.passages import Passage, iter_passages
 from memorygraph.retrieval.temporal import favour_dated, favour_period, mentions_time
@@ -290,10 +290,7 @@ def _passage_item(
         trust_level=trusts.pop() if len(trusts) == 1 else None,
         metadata=metadata,
     )
-    body = quote_lines(item.content)
-    # Blocks inside the context message are joined by two newlines.
-    opening = counter.count_text(f"{recalled_header(item)}\n{body}\n\n")
-    following = counter.count_text(f"\n{RECALL_GAP}\n{body}")
+    opening, following = recalled_tokens(item, counter)
     entry = (item, opening, following)
     with transcript.lock:
         cache[key] = entry
