@@ -110,8 +110,8 @@ class MemoryConfig(BaseModel):
             otherwise; ``lexical`` is BM25 alone; ``off`` recalls nothing.
         recall_neighbours: Turns recalled on each side of a matching turn,
             within its session. Zero by default: each turn is indexed with its
-            neighbours' words already, and on the LoCoMo dev split the budget
-            was better spent on more matching turns.
+            neighbours' words already, so the budget goes further on more
+            matching turns (benchmarks/README.md, "LoCoMo recall").
         recall_share_max: The share recall grows toward as the archive comes to
             hold most of the thread (the other kinds' shares shrink in
             proportion); at or below ``shares["recalled"]`` the shares stay as

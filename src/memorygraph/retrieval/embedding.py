@@ -76,8 +76,7 @@ def queries(transcript: Transcript, query: str) -> list[str]:
     speaker is close to all of that speaker's turns alike; recall already
     favours that speaker's turns (`memorygraph.retrieval.recall.rank_turns`).
     The request without the names is close to the turns about its topic. The
-    similarities to both are averaged: on the LoCoMo dev split that recalled
-    0.886 of the evidence instead of 0.877 (recalled turns alone, 1,420 tokens).
+    similarities to both are averaged (benchmarks/README.md, "LoCoMo recall").
 
     Example:
         >>> from memorygraph.records import ArchivedTurn

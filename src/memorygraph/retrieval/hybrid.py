@@ -4,9 +4,8 @@ BM25 finds the turns that share the request's rare words (names, places,
 "pottery"); embeddings find the ones that say the same thing in other words
 ("destress" / "stress relief"). Each retriever's scores are already relative
 (the best turn scores 1.0), so they add up: a weighted sum keeps how strongly
-each one prefers a turn, which rank fusion (RRF) throws away. On the LoCoMo
-dev split the sum recalled more evidence than RRF at every budget
-(benchmarks/README.md).
+each one prefers a turn, which rank fusion (RRF) throws away (the comparison
+is in benchmarks/README.md).
 
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding

@@ -18,9 +18,8 @@ Words are lowercased, English stopwords dropped (bm25s's longer list: question
 words such as "what" and "did" carry no topic) and the rest stemmed (Snowball,
 through PyStemmer). A turn's own words count twice, its neighbours' once.
 Each turn is tokenized once; when the archive grows only the new turns are
-tokenized, and the index is rebuilt from the cached tokens
-(about 40 ms for 700 turns). Scoring a request against it, feedback included,
-took 1.7 ms on a 680-turn thread with a 35-turn window (0.9 ms without).
+tokenized, and the index is rebuilt from the cached tokens (its cost is in
+benchmarks/README.md).
 
 Example:
     >>> from memorygraph.records import ArchivedTurn
@@ -158,10 +157,8 @@ _COVERAGE_TURNS = 20
 FEEDBACK_WEIGHT = 0.3
 """The feedback query's weight in `LexicalRetriever` (the request keeps 0.7).
 
-On the LoCoMo dev split (BM25 alone), EvR at B=1000 / 2000 / 4000 was 0.804 /
-0.855 / 0.894 without feedback, 0.807 / 0.865 / 0.908 with 0.3 and 0.805 /
-0.861 / 0.905 with 0.5 (RM3's usual 10 turns and 10 words; the two weights
-were the only ones tried)."""
+RM3's usual 10 turns and 10 words; the weights tried and what each recalled
+are in benchmarks/README.md ("LoCoMo recall")."""
 
 
 class LexicalRetriever:
@@ -274,8 +271,8 @@ class LexicalRetriever:
         A turn of the working window is scored as if it were one more document
         of the archive's index: the same Lucene formulas bm25s uses, with the
         index's document frequencies, size and mean document length (a term the
-        archive never holds counts as being in one document). Rebuilding the
-        index for every request would cost about 40 ms on a 700-turn thread.
+        archive never holds counts as being in one document), so the index
+        is not rebuilt for every request.
         ``terms`` maps each query word to its weight (a word said twice: 2).
         """
         vocabulary = index.bm25.vocab_dict

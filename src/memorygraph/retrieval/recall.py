@@ -107,7 +107,6 @@ _ROLE_LABEL = {"human": "user", "ai": "assistant", "tool": "tool", "system": "sy
 
 def _session_prior(transcript: Transcript, scores: Scores) -> Scores:
     # A session's relevance: its best turn's score, relative to the best session.
-    # (The mean of its three best turns ranked the LoCoMo dev split the same.)
     starts = transcript.session_starts(len(scores))
     best = np.maximum.reduceat(np.clip(scores, 0, None), starts)
     sizes = np.diff(np.append(starts, len(scores)))
