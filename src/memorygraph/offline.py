@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from memorygraph.retrieval.lexical import tokenize
 
-__all__ = ["OfflineChatModel", "best_line"]
+__all__ = ["OfflineChatModel", "best_line", "resolve_model"]
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _TURN_REFERENCE = re.compile(r"\s*\[turn [^\]]*\]")
@@ -186,3 +187,18 @@ class OfflineChatModel(BaseChatModel):
                 )
         message = AIMessage(text)
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def resolve_model() -> BaseChatModel:
+    """Pick the chat model: ``MEMORYGRAPH_MODEL``, then OpenAI, else the offline model."""
+    name = os.environ.get("MEMORYGRAPH_MODEL")
+    if name:
+        from langchain.chat_models import init_chat_model
+
+        model: BaseChatModel = init_chat_model(name)
+        return model
+    if os.environ.get("OPENAI_API_KEY"):
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model="gpt-4o-mini")
+    return OfflineChatModel()

@@ -42,6 +42,9 @@ def _record_types() -> list[type]:
 
 def _allowlist(extra_types: Iterable[type]) -> list[tuple[str, str]]:
     keys = {(cls.__module__, cls.__name__) for cls in (*_record_types(), *extra_types)}
+    # Checkpoints written before the enums moved to `memorygraph.kinds` name them
+    # under `memorygraph.records`, which still exports them: both paths load.
+    keys |= {(records.__name__, cls.__name__) for cls in _record_types()}
     return sorted(keys)
 
 

@@ -35,9 +35,9 @@ from collections.abc import Sequence
 
 from langchain.agents import create_agent
 
-from memorygraph.cli import resolve_model
 from memorygraph.graph.builder import MemoryGraph, create_memory_graph
 from memorygraph.graph.middleware import MemoryMiddleware
+from memorygraph.offline import resolve_model
 
 __all__ = ["EMBEDDING_DIMS", "agent", "embed_texts", "graph"]
 
