@@ -48,13 +48,13 @@ from memorygraph import (
     TrustLevel,
     create_memory_graph,
 )
-from memorygraph.rendering.messages import CONTEXT_HEADER, SYSTEM_KINDS, render_block
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
 from memorygraph.extractors.base import Claim, Extraction
 from memorygraph.nodes.extract_facts import extract_facts_from
 from memorygraph.packing import build_package
 from memorygraph.records import ItemKind, TaskState
+from memorygraph.rendering.messages import CONTEXT_HEADER, SYSTEM_KINDS, render_block
 from tests.fakes import RecordingChatModel
 
 CORPUS: list[str] = json.loads(

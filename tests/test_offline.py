@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from memorygraph.rendering.messages import CONTEXT_HEADER
 from memorygraph.offline import OfflineChatModel
+from memorygraph.rendering.messages import CONTEXT_HEADER
 
 
 def test_answers_the_question_from_the_best_matching_item_not_the_last_shared_word() -> None:

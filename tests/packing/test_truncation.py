@@ -25,7 +25,6 @@ from memorygraph import (
     SessionSummary,
     TokenCounter,
 )
-from memorygraph.rendering.messages import CONTEXT_HEADER
 from memorygraph.context import Identity
 from memorygraph.packing import build_package, collect_items
 from memorygraph.packing.truncation import (
@@ -34,6 +33,7 @@ from memorygraph.packing.truncation import (
     truncate_text,
 )
 from memorygraph.records import ItemKind
+from memorygraph.rendering.messages import CONTEXT_HEADER
 
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
 COUNTER = TokenCounter()
