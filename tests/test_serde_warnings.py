@@ -82,3 +82,36 @@ def test_a_plain_sqlite_saver_loads_the_records_without_a_warning(tmp_path: Path
 def test_a_strict_saver_gains_the_records_and_keeps_the_users_types(tmp_path: Path) -> None:
     logged = run(tmp_path, "strict")
     assert "memorygraph.records" not in logged and "Blocked" not in logged, logged
+
+
+OLD_PATH_SCRIPT = textwrap.dedent(
+    """
+    import logging, sys
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    from memorygraph.checkpointers import memorygraph_serializer
+    from memorygraph.kinds import ItemKind, Priority, TrustLevel
+
+    serde = memorygraph_serializer()
+    values = [ItemKind.FACT, Priority.HIGH, TrustLevel.USER_CLAIMED]
+    # Write them as a checkpoint did when the enums lived in memorygraph.records.
+    for cls in (ItemKind, Priority, TrustLevel):
+        cls.__module__ = "memorygraph.records"
+    written = serde.dumps_typed(values)
+    for cls in (ItemKind, Priority, TrustLevel):
+        cls.__module__ = "memorygraph.kinds"
+    assert b"memorygraph.records" in written[1] and b"memorygraph.kinds" not in written[1]
+    loaded = serde.loads_typed(written)
+    assert loaded == values, loaded
+    assert [type(v) for v in loaded] == [ItemKind, Priority, TrustLevel], loaded
+    print("loaded")
+    """
+)
+
+
+def test_checkpoints_that_name_the_enums_under_records_still_load() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OLD_PATH_SCRIPT], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "loaded"
+    assert "Blocked" not in done.stderr and "deserializ" not in done.stderr.lower(), done.stderr
