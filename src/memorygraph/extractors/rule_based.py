@@ -17,7 +17,7 @@ with patterns that favour precision over recall:
 * assumptions an assistant turn states ("I'll assume ..."), as model-inferred.
 
 What users say is ``user_claimed`` whatever the words claim; the reconciler in
-`memorygraph.nodes.extract_facts` enforces that for every extractor.
+`memorygraph.facts.reconcile` enforces that for every extractor.
 
 Example:
     >>> from datetime import UTC, datetime
@@ -41,7 +41,8 @@ from langchain_core.messages import BaseMessage
 
 from memorygraph._turns import message_id, message_text
 from memorygraph.extractors._dates import plan_expiry
-from memorygraph.extractors.base import Claim, ClaimAction, Extraction, normalize
+from memorygraph.extractors.base import Claim, ClaimAction, Extraction
+from memorygraph.facts.keys import normalize
 from memorygraph.records import Fact, FactScope, Sensitivity, TrustLevel
 
 __all__ = ["RuleBasedExtractor"]

@@ -57,6 +57,7 @@ from memorygraph.errors import (
     ToolRoundsExceeded,
     validation_message,
 )
+from memorygraph.facts.keys import PINNED_KEYS as _PINNED_KEYS
 from memorygraph.nodes._steps import MemoryStep
 from memorygraph.packing.summary import fit_summary_text, summary_text
 from memorygraph.packing.truncation import shorten_tool_results
@@ -228,9 +229,6 @@ def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCount
         source=f"config:{item_id}",
         trust_level=TrustLevel.SYSTEM_VERIFIED,
     )
-
-
-_PINNED_KEYS = frozenset({"do_not_assume", "constraint", "decision"})
 
 
 def _stale_since(fact: Fact, config: MemoryConfig, now: datetime) -> str | None:
