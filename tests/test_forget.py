@@ -342,7 +342,7 @@ def test_the_cli_forgets_a_thread_a_user_and_a_tenant(tmp_path: Path) -> None:
 
 def test_forgetting_a_thread_someone_else_owns_needs_no_guess(stack: ExitStack) -> None:
     """Without a package to read the owner from, forget_thread asks instead of guessing."""
-    from memorygraph import IdentityError
+    from memorygraph.errors import IdentityError
 
     checkpointer = stack.enter_context(open_checkpointer("memory"))
     store = stack.enter_context(open_store("memory"))

@@ -9,9 +9,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from memorygraph import MemoryConfig, Priority
 from memorygraph.context import Identity
+from memorygraph.facts.references import resolve_references
 from memorygraph.packing import build_package
 from memorygraph.records import Fact, ResolvedReference, TaskState
-from memorygraph.references import resolve_references
 
 HOTELS = AIMessage("Here are three:\n1. Hotel Sakura\n2. Hotel Ume\n3. Hotel Matsu", id="a1")
 

@@ -25,7 +25,8 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from memorygraph.errors import ConfigError, InvalidMessageError
-from memorygraph.extractors.base import normalize
+from memorygraph.facts.keys import GUARD_KEYS as _GUARD_KEYS
+from memorygraph.facts.keys import comparable as _guard_text
 from memorygraph.inputs import MAX_MESSAGE_CHARS, validate_messages
 from memorygraph.records import (
     ContextPackage,
@@ -76,15 +77,6 @@ def merge_facts(left: Sequence[Fact] | None, right: Sequence[Fact] | None) -> li
     for fact in right or ():
         merged[fact.id] = fact
     return list(merged.values())
-
-
-# Facts that stand for a rejection or a retraction: while one is active, the model
-# repeating what it covers is recorded as rejected, not packed.
-_GUARD_KEYS = ("do_not_assume", "no_longer")
-
-
-def _guard_text(value: str) -> str:
-    return normalize(value).removeprefix("that ")
 
 
 def trim_facts(facts: Sequence[Fact], *, history_limit: int) -> list[Fact]:

@@ -442,6 +442,6 @@ def test_other_languages_yield_no_facts(text: str) -> None:
     ],
 )
 def test_personal_data_is_what_the_audit_trace_redacts(value: str, expected: str) -> None:
-    from memorygraph.extractors.base import sensitivity_floor
+    from memorygraph.facts.candidates import sensitivity_floor
 
     assert sensitivity_floor("likes", value) == expected

@@ -12,12 +12,12 @@ from langgraph.store.base import BaseStore
 from memorygraph.checkpointers import aopen_store, open_store
 from memorygraph.errors import InvalidNamespaceError
 from memorygraph.records import Fact
+from memorygraph.retrieval.facts import rank_facts
 from memorygraph.store.facts import (
     aput_facts,
     asearch_facts,
     load_facts,
     put_facts,
-    rank_facts,
     search_facts,
 )
 from memorygraph.store.namespaces import facts_namespace

@@ -36,7 +36,7 @@ holds the same content is not written again.
 
 Example:
     >>> from memorygraph.records import Fact
-    >>> from memorygraph.nodes.extract_facts import candidate_for
+    >>> from memorygraph.facts.candidates import candidate_for
     >>> from memorygraph import MemoryConfig
     >>> fact = Fact(id="f1", key="allergy", value="peanuts", scope="user", sensitivity="sensitive")
     >>> candidate = candidate_for(fact, config=MemoryConfig())
@@ -74,7 +74,7 @@ from pydantic_core import CoreSchema
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.errors import ResumeValueError, validation_message
-from memorygraph.extractors.base import fact_id
+from memorygraph.facts.keys import fact_id
 from memorygraph.nodes._steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, TaskState
 from memorygraph.store.facts import aput_facts, put_facts

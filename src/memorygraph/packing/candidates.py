@@ -29,6 +29,7 @@ from memorygraph.context import Identity
 from memorygraph.errors import (
     ToolRoundsExceeded,
 )
+from memorygraph.facts.keys import PINNED_KEYS as _PINNED_KEYS
 from memorygraph.packing.summary import summary_text
 from memorygraph.records import (
     ContextItem,
@@ -189,9 +190,6 @@ def _instruction(item_id: str, kind: ItemKind, content: str, counter: TokenCount
         source=f"config:{item_id}",
         trust_level=TrustLevel.SYSTEM_VERIFIED,
     )
-
-
-_PINNED_KEYS = frozenset({"do_not_assume", "constraint", "decision"})
 
 
 def _stale_since(fact: Fact, config: MemoryConfig, now: datetime) -> str | None:

@@ -33,8 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,101 +42,22 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 from memorygraph.inputs import clean_value
 from memorygraph.records import Fact
 from memorygraph.retention import ttl_minutes
+from memorygraph.retrieval.facts import rank_facts
 from memorygraph.store.namespaces import facts_namespace
 
 __all__ = [
-    "ALWAYS_RELEVANT_KEYS",
     "SOURCE_THREAD",
     "aload_facts",
     "aput_facts",
     "asearch_facts",
     "load_facts",
     "put_facts",
-    "rank_facts",
     "search_facts",
 ]
-
-ALWAYS_RELEVANT_KEYS = frozenset({"name", "preferred_name"})
-"""Keys relevant to every request: how to address the user."""
 
 _FIELDS = frozenset(Fact.model_fields)
 SOURCE_THREAD = "source_thread_id"
 """The stored field naming the thread a durable fact was learned in."""
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are be can could did do does for from had has have how i in is it me my of on "
-    "or our please should the this to was we what when where which who why will with would "
-    "you your".split()
-)
-# Words a request uses when a fact with that key is relevant, though the fact's
-# own text does not contain them ("where do I live?" -> lives_in).
-_HINTS: dict[str, str] = {
-    "name": "name called who",
-    "preferred_name": "name call called who",
-    "lives_in": "live living home city where based located move",
-    "from": "from origin hometown where",
-    "address": "address home live where",
-    "works_at": "work job company employer office where",
-    "occupation": "job work profession occupation career",
-    "likes": "like love enjoy favourite favorite prefer recommend suggest suggestion gift",
-    "dislikes": "dislike hate avoid like recommend suggest suggestion",
-    "preference": "prefer preference like recommend suggest",
-    "favourite": "favourite favorite like prefer",
-    "diet": "diet food eat eating meal restaurant dinner lunch breakfast recipe cook menu",
-    "allergy": "allergy allergic food eat eating meal restaurant dinner lunch breakfast recipe "
-    "cook menu safe",
-    "health": "health medical condition doctor",
-    "medication": "medication medicine pill doctor",
-    "plan": "plan trip travel when schedule holiday vacation",
-    "email": "email mail contact reach address",
-    "phone": "phone number call contact reach text",
-    "family": "family",
-}
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
-def _terms(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.casefold()) if w not in _STOP]
-
-
-def _document(fact: Fact) -> set[str]:
-    base = fact.key.split(":", 1)[0]
-    hints = _HINTS.get(base) or _HINTS.get(base.split("_", 1)[0], "")
-    key_words = fact.key.replace("_", " ").replace(":", " ")
-    return set(_terms(f"{key_words} {hints} {fact.value}"))
-
-
-def rank_facts(facts: Sequence[Fact], query: str, *, limit: int) -> list[Fact]:
-    """Rank facts by lexical relevance to ``query``; irrelevant facts are left out.
-
-    A fact scores the summed inverse document frequency of the query words its
-    key, value and key hints contain. Facts whose key is in
-    `ALWAYS_RELEVANT_KEYS` are kept with the smallest positive score.
-
-    Args:
-        facts: The candidates.
-        query: The current request.
-        limit: The most facts to return.
-
-    Returns:
-        The relevant facts, best first (ties by key, then id: deterministic).
-    """
-    documents = [(fact, _document(fact)) for fact in facts]
-    wanted = set(_terms(query))
-    count = len(documents)
-    frequency = {term: sum(term in doc for _, doc in documents) for term in wanted}
-    scored: list[tuple[float, Fact]] = []
-    for fact, doc in documents:
-        score = sum(math.log(1 + count / frequency[t]) for t in wanted if t in doc)
-        if score == 0 and fact.key in ALWAYS_RELEVANT_KEYS:
-            score = 1e-6
-        if score > 0:
-            scored.append((score, fact))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].key, pair[1].id))
-    return [fact for _, fact in scored[:limit]]
 
 
 def _value(
@@ -306,7 +225,7 @@ def search_facts(
         now: The time that decides expiry (default: now).
 
     Returns:
-        Active, unexpired facts ranked by `rank_facts`.
+        Active, unexpired facts ranked by `memorygraph.retrieval.facts.rank_facts`.
     """
     facts = load_facts(store, tenant_id, user_id, limit=scan, now=now)
     return rank_facts(facts, query, limit=limit)

@@ -1,6 +1,6 @@
 r"""Resolve what "the second one", "remove it", "do that again" or "same as before" mean.
 
-Seed 003 section 19: such phrases are not executable until they are resolved
+Such phrases are not executable until they are resolved
 against recent turns, entities, tool calls and decisions, and the model must
 not guess when several candidates fit. `resolve_references` is pure and
 deterministic; every phrase it finds gives a `ResolvedReference`, resolved or
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from memorygraph._turns import message_id, message_text
+from memorygraph.facts.keys import CHOICE_KEYS
 from memorygraph.records import Fact, ResolvedReference, TaskState
 
 __all__ = ["resolve_references"]
@@ -270,7 +271,7 @@ def _again(match: re.Match[str], history: Sequence[BaseMessage]) -> ResolvedRefe
 
 def _same(match: re.Match[str], request: str, facts: Sequence[Fact]) -> ResolvedReference:
     phrase = match["phrase"]
-    choices = [f for f in facts if f.status == "active" and f.key in ("decision", "preference")]
+    choices = [f for f in facts if f.status == "active" and f.key in CHOICE_KEYS]
     if len(choices) > 1:
         wanted = _words(request)
         scored = [(len(wanted & _words(f.value)), f) for f in choices]
