@@ -5,6 +5,17 @@ summaries, and one deterministic, budgeted, auditable context package for
 every model call.
 """
 
+from memorygraph.admin import (
+    ForgetReport,
+    aforget_tenant,
+    aforget_thread,
+    aforget_user,
+    asweep_expired,
+    forget_tenant,
+    forget_thread,
+    forget_user,
+    sweep_expired,
+)
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext
 from memorygraph.errors import (
@@ -20,15 +31,6 @@ from memorygraph.errors import (
     ReplayError,
     ResumeValueError,
     ThreadBusyError,
-)
-from memorygraph.forget import (
-    ForgetReport,
-    aforget_tenant,
-    aforget_thread,
-    aforget_user,
-    forget_tenant,
-    forget_thread,
-    forget_user,
 )
 from memorygraph.graph import (
     MemoryAgentState,
@@ -53,7 +55,6 @@ from memorygraph.records import (
     TokenUsage,
     TrustLevel,
 )
-from memorygraph.retention import asweep_expired, sweep_expired
 from memorygraph.state import MemoryState, context_messages
 from memorygraph.tokens import TokenCounter
 

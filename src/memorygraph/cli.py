@@ -335,7 +335,7 @@ def cmd_threads(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     """Forget a thread, a user or a tenant: checkpoints, facts, archive, audit; vacuums SQLite."""
-    from memorygraph.forget import forget_tenant, forget_thread, forget_user
+    from memorygraph.admin import forget_tenant, forget_thread, forget_user
 
     url = _url(args.db)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
