@@ -21,7 +21,11 @@ from memorygraph.checkpointers._open import (
     open_checkpointer,
     open_store,
 )
-from memorygraph.checkpointers._serde import memorygraph_serializer, register_types
+from memorygraph.checkpointers._serde import (
+    accept_records,
+    memorygraph_serializer,
+    register_types,
+)
 from memorygraph.checkpointers._threads import (
     adelete_thread,
     alist_threads,
@@ -36,6 +40,7 @@ from memorygraph.checkpointers.backends.redis_store import RedisStore
 __all__ = [
     "RedisSaver",
     "RedisStore",
+    "accept_records",
     "adelete_thread",
     "alist_threads",
     "aopen_checkpointer",
