@@ -204,22 +204,31 @@ def vacuum(objs: Sequence[object]) -> list[str]:
     ]
     done: list[str] = []
     for obj, conn in conns:
-        path = database_path(conn.execute("PRAGMA database_list").fetchall())
+        with _guard(obj):
+            path = database_path(conn.execute("PRAGMA database_list").fetchall())
         if not path or path in done:
             continue
         try:
-            with getattr(obj, "lock", None) or nullcontext():
+            with _guard(obj):
                 _vacuum_conn(conn)
         except sqlite3.Error as exc:
             _failed(path, exc)
             continue
         done.append(path)
-    for _, conn in conns:  # every connection's view of the log, once all are done
+    for obj, conn in conns:  # every connection's view of the log, once all are done
         try:
-            conn.execute(_TRUNCATE_LOG).fetchall()
+            with _guard(obj):
+                conn.execute(_TRUNCATE_LOG).fetchall()
         except sqlite3.Error:
             pass
     return done
+
+
+def _guard(obj: object) -> AbstractContextManager[Any]:
+    # LangGraph's SQLite savers and stores share their connection between
+    # threads behind their own lock.
+    lock: AbstractContextManager[Any] | None = getattr(obj, "lock", None)
+    return lock if lock is not None else nullcontext()
 
 
 async def avacuum(objs: Sequence[object]) -> list[str]:
