@@ -29,6 +29,7 @@ from memorygraph import (
     forget_thread,
     forget_user,
 )
+from memorygraph.admin import aforget_tenant, aforget_thread, aforget_user
 from memorygraph.checkpointers import (
     aopen_checkpointer,
     aopen_store,
@@ -37,7 +38,6 @@ from memorygraph.checkpointers import (
     open_store,
 )
 from memorygraph.cli import EXIT_OK, main
-from memorygraph.forget import aforget_tenant, aforget_thread, aforget_user
 from memorygraph.store.audit import read_audit
 from memorygraph.store.facts import load_facts
 from memorygraph.store.threads import owned_threads

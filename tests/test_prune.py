@@ -27,7 +27,6 @@ from typing_extensions import TypedDict
 
 from memorygraph import MemoryConfig, MemoryContext
 from memorygraph import create_memory_graph as _create_memory_graph
-from memorygraph.checkpointers import _prune as prune_module
 from memorygraph.checkpointers import (
     aopen_checkpointer,
     aprune_thread,
@@ -35,9 +34,10 @@ from memorygraph.checkpointers import (
     open_store,
     prune_thread,
 )
-from memorygraph.checkpointers._prune import prune_target
+from memorygraph.checkpointers.backends import memory as memory_backend
 from memorygraph.errors import BackendError, IdentityError
 from memorygraph.graph import MemoryGraph
+from memorygraph.graph._lock import prune_target
 from tests.fakes import RecordingChatModel
 
 ANA = MemoryContext(tenant_id="acme", user_id="ana")
@@ -508,8 +508,8 @@ def test_a_database_error_while_pruning_is_logged_and_the_run_kept(
     def locked(*args: Any) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(prune_module, "_prune_memory", locked)
-    caplog.set_level(logging.WARNING, logger="memorygraph.checkpointers._prune")
+    monkeypatch.setattr(memory_backend, "prune_memory", locked)
+    caplog.set_level(logging.WARNING, logger="memorygraph.graph._lock")
 
     result = say(graph, cfg, "hello")
 

@@ -15,8 +15,8 @@ from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
 from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
+from memorygraph.admin import asweep_expired, sweep_expired
 from memorygraph.checkpointers import open_checkpointer, open_store
-from memorygraph.retention import asweep_expired, sweep_expired
 from memorygraph.store.archive import read_archive
 from memorygraph.store.audit import read_audit
 from memorygraph.store.facts import load_facts

@@ -6,18 +6,18 @@ every model call.
 
 The top level holds what most users import. The rest lives where it belongs:
 errors in `memorygraph.errors`, records in `memorygraph.records`, the async
-and admin operations in `memorygraph.forget` and `memorygraph.retention`, the
-middleware's state in `memorygraph.graph`.
+forget twins and the TTL sweep in `memorygraph.admin`, the middleware's state
+in `memorygraph.graph`.
 """
 
 import importlib as _importlib
 import warnings as _warnings
 from typing import Any as _Any
 
+from memorygraph.admin import forget_tenant, forget_thread, forget_user
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext
 from memorygraph.errors import ContextBudgetExceeded, MemoryGraphError
-from memorygraph.forget import forget_tenant, forget_thread, forget_user
 from memorygraph.graph import (
     MemoryGraph,
     MemoryMiddleware,
@@ -94,9 +94,16 @@ _MOVED = {
         "memorygraph.records",
     ),
     **dict.fromkeys(
-        ["ForgetReport", "aforget_tenant", "aforget_thread", "aforget_user"], "memorygraph.forget"
+        [
+            "ForgetReport",
+            "aforget_tenant",
+            "aforget_thread",
+            "aforget_user",
+            "asweep_expired",
+            "sweep_expired",
+        ],
+        "memorygraph.admin",
     ),
-    **dict.fromkeys(["asweep_expired", "sweep_expired"], "memorygraph.retention"),
     "MemoryAgentState": "memorygraph.graph",
 }
 

@@ -21,8 +21,8 @@ import pytest
 import redis
 
 from memorygraph import create_memory_graph, forget_user
+from memorygraph.admin import aforget_user
 from memorygraph.checkpointers import aopen_checkpointer, aopen_store, open_checkpointer, open_store
-from memorygraph.forget import aforget_user
 from tests.fakes import RecordingChatModel
 from tests.test_forget import CONFIG, atalk, marker, people, present, talk
 

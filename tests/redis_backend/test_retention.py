@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
+from memorygraph.admin import sweep_expired
 from memorygraph.checkpointers.backends.redis_store import RedisStore
-from memorygraph.retention import sweep_expired
 from tests.test_retention import TTL, counts, remember
 
 pytestmark = pytest.mark.redis

@@ -1,64 +1,26 @@
-"""List and delete the threads a checkpointer holds."""
+"""The operations on a saver's threads: list, delete (forget) and prune.
+
+Each asks `memorygraph.checkpointers.backends.adapter_for` once for the
+saver's backend adapter and calls it; the backends' differences live there.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sqlite3
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from memorygraph.errors import IdentityError
+from memorygraph.checkpointers.backends import adapter_for
+from memorygraph.checkpointers.backends.base import check_thread_id
 
-if TYPE_CHECKING:
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-__all__ = ["adelete_thread", "alist_threads", "delete_thread", "list_threads"]
-
-logger = logging.getLogger(__name__)
-
-_DISTINCT_THREADS = "SELECT DISTINCT thread_id FROM checkpoints"
-
-T = TypeVar("T")
-
-
-def _run_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], name: str) -> T:
-    try:
-        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        coro.close()
-        # Blocking on the loop that must run the coroutine would deadlock.
-        raise asyncio.InvalidStateError(
-            f"{name}() on an async saver must be called from another thread; "
-            f"inside its event loop, await a{name}() instead"
-        )
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
-
-
-def _check_thread_id(thread_id: object) -> str:
-    if not isinstance(thread_id, str) or not thread_id.strip():
-        raise IdentityError(f"thread_id must be a non-blank string, got {thread_id!r}")
-    return thread_id
-
-
-def _postgres_savers() -> tuple[type[PostgresSaver] | None, type[AsyncPostgresSaver] | None]:
-    try:
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    except ImportError:
-        return None, None
-    return PostgresSaver, AsyncPostgresSaver
-
-
-# --- deletion ---
+__all__ = [
+    "adelete_thread",
+    "alist_threads",
+    "aprune_thread",
+    "delete_thread",
+    "list_threads",
+    "prune_thread",
+]
 
 
 def delete_thread(
@@ -91,16 +53,8 @@ def delete_thread(
         ...
         memorygraph.errors.IdentityError: thread_id must be a non-blank string, got ' '
     """
-    _check_thread_id(thread_id)
-    if isinstance(checkpointer, AsyncSqliteSaver):
-        # Its sync methods hop onto its event loop; so must the vacuum.
-        checkpointer.delete_thread(thread_id)
-        if vacuum:
-            _run_on_loop(checkpointer.loop, _avacuum(checkpointer), "delete_thread")
-        return
-    checkpointer.delete_thread(thread_id)
-    if vacuum and isinstance(checkpointer, SqliteSaver):
-        _vacuum(checkpointer)
+    check_thread_id(thread_id)
+    adapter_for(checkpointer).delete_thread(checkpointer, thread_id, vacuum=vacuum)
 
 
 async def adelete_thread(
@@ -128,48 +82,8 @@ async def adelete_thread(
         ...         await adelete_thread(saver, "no-such-thread")
         >>> asyncio.run(forget())
     """
-    _check_thread_id(thread_id)
-    if isinstance(checkpointer, AsyncSqliteSaver):
-        await checkpointer.adelete_thread(thread_id)
-        if vacuum:
-            await _avacuum(checkpointer)
-        return
-    sync_postgres, _ = _postgres_savers()
-    if isinstance(checkpointer, SqliteSaver) or (
-        sync_postgres is not None and isinstance(checkpointer, sync_postgres)
-    ):
-        await asyncio.to_thread(delete_thread, checkpointer, thread_id, vacuum=vacuum)
-        return
-    await checkpointer.adelete_thread(thread_id)
-
-
-def _vacuum(saver: SqliteSaver) -> None:
-    try:
-        with saver.lock:
-            if saver.conn.in_transaction:
-                saver.conn.commit()
-            saver.conn.execute("VACUUM")
-            saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    except sqlite3.Error as exc:
-        # The rows are gone; only the space is not reclaimed yet (another
-        # connection may hold the database). The next vacuum reclaims it.
-        logger.warning("thread deleted, but VACUUM of the SQLite database failed: %s", exc)
-
-
-async def _avacuum(saver: AsyncSqliteSaver) -> None:
-    try:
-        async with saver.lock:
-            if saver.conn.in_transaction:
-                await saver.conn.commit()
-            await (await saver.conn.execute("VACUUM")).close()
-            cursor = await saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await cursor.fetchall()
-            await cursor.close()
-    except sqlite3.Error as exc:
-        logger.warning("thread deleted, but VACUUM of the SQLite database failed: %s", exc)
-
-
-# --- listing ---
+    check_thread_id(thread_id)
+    await adapter_for(checkpointer).adelete_thread(checkpointer, thread_id, vacuum=vacuum)
 
 
 def list_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
@@ -192,20 +106,7 @@ def list_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
         ...     list_threads(saver)
         []
     """
-    if isinstance(checkpointer, SqliteSaver):
-        with checkpointer.cursor(transaction=False) as cur:
-            cur.execute(_DISTINCT_THREADS)
-            return sorted({row[0] for row in cur.fetchall()})
-    if isinstance(checkpointer, AsyncSqliteSaver):
-        return _run_on_loop(checkpointer.loop, _alist_sqlite(checkpointer), "list_threads")
-    from memorygraph.checkpointers.backends.redis_saver import RedisSaver  # (import cycle)
-
-    if isinstance(checkpointer, RedisSaver):
-        return checkpointer.list_thread_ids()
-    sync_postgres, _ = _postgres_savers()
-    if sync_postgres is not None and isinstance(checkpointer, sync_postgres):
-        return _list_postgres(checkpointer)
-    return _list_generic(checkpointer)
+    return adapter_for(checkpointer).list_threads(checkpointer)
 
 
 async def alist_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
@@ -228,69 +129,96 @@ async def alist_threads(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
         >>> asyncio.run(threads())
         []
     """
-    if isinstance(checkpointer, AsyncSqliteSaver):
-        return await _alist_sqlite(checkpointer)
-    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
-
-    if isinstance(checkpointer, RedisSaver):
-        return await checkpointer.alist_thread_ids()
-    sync_postgres, async_postgres = _postgres_savers()
-    if async_postgres is not None and isinstance(checkpointer, async_postgres):
-        return await _alist_postgres(checkpointer)
-    if isinstance(checkpointer, SqliteSaver | InMemorySaver) or (
-        sync_postgres is not None and isinstance(checkpointer, sync_postgres)
-    ):
-        return await asyncio.to_thread(list_threads, checkpointer)
-    return sorted(
-        {item.config["configurable"]["thread_id"] async for item in checkpointer.alist(None)}
-    )
+    return await adapter_for(checkpointer).alist_threads(checkpointer)
 
 
-async def _alist_sqlite(saver: AsyncSqliteSaver) -> list[str]:
-    await saver.setup()
-    async with saver.lock, saver.conn.execute(_DISTINCT_THREADS) as cur:
-        rows = await cur.fetchall()
-    return sorted({row[0] for row in rows})
+def prune_thread(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> None:
+    """Keep only the latest checkpoint of each namespace of a thread.
+
+    The checkpoint kept is the one ``get_tuple`` loads, with its pending
+    writes, so an interrupted thread can still be resumed: its interrupts are
+    pending writes. Every older checkpoint and its writes are deleted, and the
+    kept checkpoint loses its parent link. A subgraph call's namespace goes
+    with the root checkpoint the call started from; a ``checkpointer=True``
+    subgraph keeps its latest checkpoint. Time travel to a deleted checkpoint
+    is no longer possible.
+
+    - ``PostgresSaver`` / ``AsyncPostgresSaver``: their own
+      ``prune([thread_id], strategy="keep_latest")``.
+    - ``SqliteSaver`` / ``AsyncSqliteSaver``: a few statements in one
+      ``BEGIN IMMEDIATE`` transaction. There is no ``VACUUM``: the freed pages
+      are reused by the next checkpoints, which keeps the file's size bounded.
+      `delete_thread` is what shrinks the file.
+    - ``InMemorySaver``: its dictionaries.
+    - ``RedisSaver``: its own ``prune``, one optimistic transaction
+      (``WATCH``/``MULTI``/``EXEC``) with the same plan as SQLite's.
+    - Any other saver: its own ``prune``, if it has one.
+
+    Args:
+        checkpointer: The saver that holds the thread.
+        thread_id: The thread to prune. The other threads are not touched.
+
+    Raises:
+        IdentityError: ``thread_id`` is empty or blank.
+        BackendError: The saver cannot prune (its type is named), or the
+            thread uses a ``DeltaChannel``, whose value is rebuilt from the
+            older checkpoints this would delete. Database errors (such as
+            ``sqlite3.OperationalError``) propagate unchanged, and leave the
+            thread as it was.
+
+    Example:
+        >>> from langgraph.graph import MessagesState, StateGraph
+        >>> from memorygraph.checkpointers import open_checkpointer, prune_thread
+        >>> builder = StateGraph(MessagesState)
+        >>> _ = builder.add_node("reply", lambda state: {"messages": [("ai", "ok")]})
+        >>> _ = builder.set_entry_point("reply")
+        >>> cfg = {"configurable": {"thread_id": "t1"}}
+        >>> with open_checkpointer("memory") as saver:
+        ...     graph = builder.compile(checkpointer=saver)
+        ...     for text in ["one", "two", "three"]:
+        ...         _ = graph.invoke({"messages": [("user", text)]}, cfg)
+        ...     before = len(list(graph.get_state_history(cfg)))
+        ...     prune_thread(saver, "t1")
+        ...     after = len(list(graph.get_state_history(cfg)))
+        ...     messages = len(graph.get_state(cfg).values["messages"])
+        >>> before, after, messages
+        (9, 1, 6)
+    """
+    check_thread_id(thread_id)
+    adapter_for(checkpointer).prune(checkpointer, thread_id)
 
 
-def _list_postgres(saver: PostgresSaver) -> list[str]:
-    from psycopg import Connection
-    from psycopg.rows import tuple_row
+async def aprune_thread(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> None:
+    """Keep only the latest checkpoint of each namespace of a thread (async).
 
-    with saver.lock:
-        if isinstance(saver.conn, Connection):
-            with saver.conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_DISTINCT_THREADS).fetchall()
-        else:
-            with saver.conn.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-                rows = cur.execute(_DISTINCT_THREADS).fetchall()
-    return sorted({str(row[0]) for row in rows})
+    The async twin of `prune_thread`, with the same rules. A sync-only saver
+    (``SqliteSaver``, ``PostgresSaver``) is driven from a worker thread.
 
+    Args:
+        checkpointer: The saver that holds the thread.
+        thread_id: The thread to prune.
 
-async def _alist_postgres(saver: AsyncPostgresSaver) -> list[str]:
-    from psycopg import AsyncConnection
-    from psycopg.rows import tuple_row
+    Raises:
+        IdentityError: ``thread_id`` is empty or blank.
+        BackendError: The saver cannot prune, or the thread uses a ``DeltaChannel``.
 
-    async with saver.lock:
-        if isinstance(saver.conn, AsyncConnection):
-            async with saver.conn.cursor(row_factory=tuple_row) as cur:
-                rows = await (await cur.execute(_DISTINCT_THREADS)).fetchall()
-        else:
-            async with (
-                saver.conn.connection() as conn,
-                conn.cursor(row_factory=tuple_row) as cur,
-            ):
-                rows = await (await cur.execute(_DISTINCT_THREADS)).fetchall()
-    return sorted({str(row[0]) for row in rows})
-
-
-def _list_generic(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
-    if isinstance(checkpointer, InMemorySaver):
-        # `get_tuple` on an unknown thread leaves an empty entry behind, so
-        # only threads that still hold a checkpoint count.
-        return sorted(
-            str(thread_id)
-            for thread_id, namespaces in checkpointer.storage.items()
-            if any(namespaces.values())
-        )
-    return sorted({item.config["configurable"]["thread_id"] for item in checkpointer.list(None)})
+    Example:
+        >>> import asyncio
+        >>> from langgraph.graph import MessagesState, StateGraph
+        >>> from memorygraph.checkpointers import aopen_checkpointer, aprune_thread
+        >>> builder = StateGraph(MessagesState)
+        >>> _ = builder.add_node("reply", lambda state: {"messages": [("ai", "ok")]})
+        >>> _ = builder.set_entry_point("reply")
+        >>> async def history_after_pruning() -> int:
+        ...     cfg = {"configurable": {"thread_id": "t1"}}
+        ...     async with aopen_checkpointer("memory") as saver:
+        ...         graph = builder.compile(checkpointer=saver)
+        ...         for text in ["one", "two"]:
+        ...             await graph.ainvoke({"messages": [("user", text)]}, cfg)
+        ...         await aprune_thread(saver, "t1")
+        ...         return len([s async for s in graph.aget_state_history(cfg)])
+        >>> asyncio.run(history_after_pruning())
+        1
+    """
+    check_thread_id(thread_id)
+    await adapter_for(checkpointer).aprune(checkpointer, thread_id)

@@ -8,6 +8,7 @@ from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.table import Table
 
+from memorygraph.admin import forget_tenant, forget_thread, forget_user
 from memorygraph.checkpointers import list_threads, open_checkpointer, open_store
 from memorygraph.cli.common import (
     EXIT_ERROR,
@@ -83,8 +84,6 @@ def cmd_threads(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     """Forget a thread, a user or a tenant: checkpoints, facts, archive, audit; vacuums SQLite."""
-    from memorygraph.forget import forget_tenant, forget_thread, forget_user
-
     url = db_url(args.db)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
         if args.thread is not None:

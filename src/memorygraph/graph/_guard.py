@@ -26,7 +26,6 @@ writes the first checkpoint.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 import types
 from collections.abc import Collection, Mapping, Sequence
@@ -38,6 +37,8 @@ from langgraph.constants import END
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, Overwrite, Send
 
+from memorygraph.checkpointers.backends import failure_errors
+from memorygraph.checkpointers.backends import is_corruption as backend_corruption
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import (
@@ -78,37 +79,16 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     NotImplementedError,
     EOFError,
 )
-_SQLITE_CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
-
-
-def _postgres_corruption() -> tuple[type[BaseException], ...]:
-    try:
-        from psycopg.errors import DataCorrupted, IndexCorrupted
-    except ImportError:
-        return ()
-    return (DataCorrupted, IndexCorrupted)
 
 
 def is_corruption(exc: BaseException) -> bool:
     """Whether an exception raised while loading a checkpoint means the stored bytes are bad."""
-    if isinstance(exc, sqlite3.DatabaseError):
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        return name.startswith(_SQLITE_CORRUPT) or "malformed" in str(exc)
-    if isinstance(exc, _postgres_corruption()):
-        return True
-    return isinstance(exc, _DECODE_ERRORS)
+    return backend_corruption(exc) or isinstance(exc, _DECODE_ERRORS)
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
     """What a saver or store raises when its database fails in a run (disk full, lost link)."""
-    errors: list[type[BaseException]] = [sqlite3.OperationalError]
-    try:
-        from psycopg import OperationalError
-    except ImportError:
-        pass
-    else:
-        errors.append(OperationalError)
-    return tuple(errors)
+    return failure_errors()
 
 
 def database_failure(thread_id: object, exc: BaseException) -> BackendError:

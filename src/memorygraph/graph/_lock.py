@@ -1,70 +1,63 @@
-"""One run at a time per thread: `thread_lock` around each run of the memory graph.
+"""The run's hold on its thread: `thread_lock` around each run, `prune_target` after it.
 
 Two runs on one thread at once both start from the same checkpoint. With
 LangGraph's savers the later one's checkpoint becomes the thread's state and
 the other's turn is lost; with `PostgresSaver` it is worse: both runs write
-channel blobs under the same version numbers (the second write is dropped, as
-``ON CONFLICT DO NOTHING``), and pruning after one run deletes blobs the other
-run's checkpoint still points to, which leaves the thread unreadable.
+channel blobs under the same version numbers, and pruning after one run
+deletes blobs the other run's checkpoint still points to, which leaves the
+thread unreadable.
 
 So `MemoryGraph` holds a lock on the thread for the whole run (and its prune):
 
 * within a process, a lock per (saver, thread) serializes threads and tasks;
-* across processes on PostgreSQL, a session advisory lock keyed by the thread
-  id, polled with ``pg_try_advisory_lock`` on the saver's own connection (or a
-  connection taken from its pool for the run), released when the run ends or
-  the process dies.
-
-* across processes on one SQLite file (`SqliteSaver`), a POSIX record lock on
-  one byte, chosen by the thread id, of a ``<file>.memorygraph-locks`` file next
-  to the database (`memorygraph.checkpointers._file_lock`), also released when
-  the process dies.
-
-* across processes on Redis (`RedisSaver`), a lease: a key set to a random
-  token with an expiry, renewed while the run lasts, deleted at its end, and
-  expiring `LEASE_SECONDS` (30) after a process that died holding it
-  (`memorygraph.checkpointers.backends.redis_lock`).
+* across processes, the lock of the saver's backend adapter
+  (`memorygraph.checkpointers.backends`): on PostgreSQL a session advisory
+  lock keyed by the thread id; on one SQLite file (`SqliteSaver`) a POSIX
+  record lock on one byte of a ``<file>.memorygraph-locks`` file; on Redis
+  (`RedisSaver`) a lease that expires 30 seconds after a process that died
+  holding it. The first two are released when the process dies.
 
 `AsyncSqliteSaver` and the in-memory saver get the in-process lock only (two
 processes on one file with the async saver lose a turn, last writer wins, but
 SQLite keeps a whole checkpoint in one row, so the thread stays readable).
 
 A run that waits longer than ``timeout`` seconds raises `ThreadBusyError`.
+
+When the run ends, `PruneTarget` keeps only the thread's latest checkpoint
+(``keep_checkpoints="latest"``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import sqlite3
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from memorygraph.checkpointers._file_lock import SETUP_BYTE, hold_byte
-from memorygraph.checkpointers.backends.redis_lock import ahold_lease, hold_lease
-from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+from langchain_core.runnables import RunnableConfig, ensure_config
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
+
+from memorygraph.checkpointers import aprune_thread, prune_thread
+from memorygraph.checkpointers.backends import adapter_for, database_errors
 from memorygraph.errors import ThreadBusyError
 
-__all__ = ["DEFAULT_TIMEOUT", "athread_lock", "thread_lock"]
+__all__ = ["DEFAULT_TIMEOUT", "PruneTarget", "athread_lock", "prune_target", "thread_lock"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 120.0
 """Seconds a run waits for another run on the same thread before giving up."""
 
 _POLL_SECONDS = 0.02
-_TRY = "SELECT pg_try_advisory_lock(%s)"
-_UNLOCK = "SELECT pg_advisory_unlock(%s)"
 
 _local_guard = threading.Lock()
 # (database, thread) -> [lock, users]; an entry lives while a run holds or waits for it.
 _local: dict[tuple[int, str], list[Any]] = {}
-
-
-def _key(thread_id: str) -> int:
-    digest = hashlib.sha256(f"memorygraph:thread:{thread_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _database(saver: Any) -> int:
@@ -99,67 +92,6 @@ def _busy(thread_id: str, timeout: float) -> ThreadBusyError:
     )
 
 
-def _postgres_kinds() -> tuple[tuple[type, ...], tuple[type, ...]]:
-    try:
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    except ImportError:
-        return (), ()
-    return (PostgresSaver,), (AsyncPostgresSaver,)
-
-
-def _row_true(row: Any) -> bool:
-    if row is None:
-        return False
-    value = next(iter(row.values())) if isinstance(row, dict) else row[0]
-    return bool(value)
-
-
-@contextmanager
-def _postgres_session(saver: Any) -> Iterator[tuple[Any, threading.Lock | None]]:
-    from psycopg import Connection
-
-    if isinstance(saver.conn, Connection):
-        yield saver.conn, saver.lock
-        return
-    conn = saver.conn.getconn()  # a pool: this connection holds the lock for the run
-    try:
-        yield conn, None
-    finally:
-        saver.conn.putconn(conn)
-
-
-def _execute(conn: Any, guard: threading.Lock | None, sql: str, key: int) -> Any:
-    if guard is None:
-        return conn.execute(sql, (key,)).fetchone()
-    with guard:
-        return conn.execute(sql, (key,)).fetchone()
-
-
-@contextmanager
-def _postgres_lock(saver: Any, thread_id: str, deadline: float, timeout: float) -> Iterator[None]:
-    key = _key(thread_id)
-    with _postgres_session(saver) as (conn, guard):
-        while not _row_true(_execute(conn, guard, _TRY, key)):
-            if time.monotonic() > deadline:
-                raise _busy(thread_id, timeout)
-            time.sleep(_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            _execute(conn, guard, _UNLOCK, key)
-
-
-def _sqlite_path(saver: Any) -> str | None:
-    conn = getattr(saver, "conn", None)
-    if not isinstance(conn, sqlite3.Connection):
-        return None
-    with saver.lock:
-        rows = conn.execute("PRAGMA database_list").fetchall()
-    path = next((str(row[2]) for row in rows if row[1] == "main"), "")
-    return path or None  # "" for an in-memory database
-
-
 @contextmanager
 def thread_lock(saver: Any, thread_id: str, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
     """Hold the thread for one run (see the module docstring).
@@ -172,57 +104,12 @@ def thread_lock(saver: Any, thread_id: str, *, timeout: float = DEFAULT_TIMEOUT)
         if not local.acquire(timeout=timeout):
             raise _busy(thread_id, timeout)
         try:
-            sync_kinds, _ = _postgres_kinds()
-            path = _sqlite_path(saver)
-            if sync_kinds and isinstance(saver, sync_kinds):
-                with _postgres_lock(saver, thread_id, deadline, timeout):
-                    yield
-            elif isinstance(saver, RedisSaver):
-                with hold_lease(saver, thread_id, deadline, lambda: _busy(thread_id, timeout)):
-                    yield
-            elif path is not None:
-                # one byte of the lock file per thread, below the setup byte
-                offset = _key(thread_id) % SETUP_BYTE
-                with hold_byte(path, offset, deadline, lambda: _busy(thread_id, timeout)):
-                    yield
-            else:
+            with adapter_for(saver).lock(
+                saver, thread_id, deadline, lambda: _busy(thread_id, timeout)
+            ):
                 yield
         finally:
             local.release()
-
-
-@asynccontextmanager
-async def _apostgres_session(saver: Any) -> AsyncIterator[tuple[Any, asyncio.Lock | None]]:
-    from psycopg import AsyncConnection
-
-    if isinstance(saver.conn, AsyncConnection):
-        yield saver.conn, saver.lock
-        return
-    async with saver.conn.connection() as conn:
-        yield conn, None
-
-
-async def _aexecute(conn: Any, guard: asyncio.Lock | None, sql: str, key: int) -> Any:
-    if guard is None:
-        return await (await conn.execute(sql, (key,))).fetchone()
-    async with guard:
-        return await (await conn.execute(sql, (key,))).fetchone()
-
-
-@asynccontextmanager
-async def _apostgres_lock(
-    saver: Any, thread_id: str, deadline: float, timeout: float
-) -> AsyncIterator[None]:
-    key = _key(thread_id)
-    async with _apostgres_session(saver) as (conn, guard):
-        while not _row_true(await _aexecute(conn, guard, _TRY, key)):
-            if time.monotonic() > deadline:
-                raise _busy(thread_id, timeout)
-            await asyncio.sleep(_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            await _aexecute(conn, guard, _UNLOCK, key)
 
 
 @asynccontextmanager
@@ -237,16 +124,76 @@ async def athread_lock(
                 raise _busy(thread_id, timeout)
             await asyncio.sleep(_POLL_SECONDS)
         try:
-            _, async_kinds = _postgres_kinds()
-            if async_kinds and isinstance(saver, async_kinds):
-                async with _apostgres_lock(saver, thread_id, deadline, timeout):
-                    yield
-            elif isinstance(saver, RedisSaver):
-                async with ahold_lease(
-                    saver, thread_id, deadline, lambda: _busy(thread_id, timeout)
-                ):
-                    yield
-            else:
+            async with adapter_for(saver).alock(
+                saver, thread_id, deadline, lambda: _busy(thread_id, timeout)
+            ):
                 yield
         finally:
             local.release()
+
+
+# --- after the run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PruneTarget:
+    """The saver and thread that a root run of the memory graph prunes when it ends."""
+
+    checkpointer: BaseCheckpointSaver[Any]
+    thread_id: str
+
+    def prune(self) -> None:
+        """Prune the thread; a database error is logged, and the next run retries."""
+        try:
+            prune_thread(self.checkpointer, self.thread_id)
+        except database_errors() as exc:
+            _log_failure(self.thread_id, exc)
+
+    async def aprune(self) -> None:
+        """Async twin of `prune`."""
+        try:
+            await aprune_thread(self.checkpointer, self.thread_id)
+        except database_errors() as exc:
+            _log_failure(self.thread_id, exc)
+
+
+def prune_target(
+    checkpointer: object, config: RunnableConfig | None, keep_checkpoints: str
+) -> PruneTarget | None:
+    """Return what a run with this config should prune when it ends, if anything.
+
+    Nothing when history is kept, when the graph has no saver of its own (a
+    subgraph borrows its parent's through the config; `MemoryGraph` passes None
+    for a saver the LangGraph API server attached, whose storage the platform
+    owns), or when the run is a subgraph call (it has a namespace): the root
+    run prunes. Called before the run, so that a saver
+    that cannot prune fails it before anything is written.
+
+    Raises:
+        BackendError: The saver cannot prune.
+    """
+    if keep_checkpoints != "latest" or not isinstance(checkpointer, BaseCheckpointSaver):
+        return None
+    configurable = ensure_config(config).get("configurable") or {}
+    thread_id = configurable.get("thread_id")
+    if (
+        thread_id is None
+        or configurable.get("checkpoint_ns")
+        or CONFIG_KEY_CHECKPOINTER in configurable
+    ):
+        return None
+    adapter_for(checkpointer).check_can_prune(checkpointer)
+    return PruneTarget(checkpointer, str(thread_id))
+
+
+def _log_failure(thread_id: str, exc: Exception) -> None:
+    # The run itself succeeded and is saved; pruning is idempotent, so the next
+    # run's prune catches up. Failing the run here would invite a retry that
+    # sends the same turn twice.
+    logger.warning(
+        "run saved, but pruning older checkpoints of thread %r failed (%s: %s); "
+        "the next run retries",
+        thread_id,
+        type(exc).__name__,
+        exc,
+    )

@@ -47,7 +47,7 @@ from memorygraph.graph._guard import (
     validate_state_update,
     verify_snapshot,
 )
-from memorygraph.graph._lock import athread_lock, thread_lock
+from memorygraph.graph._lock import athread_lock, prune_target, thread_lock
 from memorygraph.nodes.approve import make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model
 from memorygraph.nodes.extract_facts import make_extract_facts
@@ -227,8 +227,6 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         a parent graph), it streams as LangGraph does: the parent run guards
         the thread.
         """
-        from memorygraph.checkpointers._prune import prune_target
-
         if _is_subgraph_call(config):
             yield from super().stream(input, config, **kwargs)
             return
@@ -254,8 +252,6 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         """Async twin of `stream`."""
-        from memorygraph.checkpointers._prune import prune_target
-
         if _is_subgraph_call(config):
             async for chunk in super().astream(input, config, **kwargs):
                 yield chunk

@@ -49,7 +49,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
-from memorygraph.checkpointers._serde import accept_records
+from memorygraph.checkpointers import accept_records
 from memorygraph.config import MemoryConfig
 from memorygraph.context import resolve_identity
 from memorygraph.graph._bound import require_store

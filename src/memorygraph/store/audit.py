@@ -23,8 +23,8 @@ since (facts approved, turns archived): replay does not read it again.
 Both namespaces are **append-only**: a record is written only when its key is
 absent, so a model call that LangGraph runs again after a crash (the same
 package, the same key) never rewrites its record, and nothing here updates or
-deletes one. Records leave only through retention (`memorygraph.retention`) or
-deletion (`memorygraph.forget`).
+deletes one. Records leave only through retention (`memorygraph.admin.sweep_expired`) or
+deletion (`memorygraph.admin`).
 
 Example:
     >>> from datetime import UTC, datetime
@@ -65,8 +65,8 @@ from memorygraph.errors import MemoryGraphError, ReplayError
 from memorygraph.packing.package import build_package
 from memorygraph.records import AuditRecord, ContextPackage
 from memorygraph.redact import redact
-from memorygraph.retention import ttl_minutes
 from memorygraph.store.namespaces import audit_namespace, restricted_audit_namespace
+from memorygraph.store.retention import ttl_minutes
 
 __all__ = [
     "aappend_audit",
@@ -138,7 +138,7 @@ def append_audit(store: BaseStore, record: AuditRecord, *, ttl: timedelta | None
         store: The LangGraph store.
         record: The record.
         ttl: How long to keep it, through the store's TTL where it has one
-            (`memorygraph.retention.sweep_expired` covers the others).
+            (`memorygraph.admin.sweep_expired` covers the others).
 
     Returns:
         Whether the record was written (False: it was already there).

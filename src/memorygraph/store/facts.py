@@ -41,9 +41,9 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from memorygraph.inputs import clean_value
 from memorygraph.records import Fact
-from memorygraph.retention import ttl_minutes
 from memorygraph.retrieval.facts import rank_facts
 from memorygraph.store.namespaces import facts_namespace
+from memorygraph.store.retention import ttl_minutes
 
 __all__ = [
     "SOURCE_THREAD",
@@ -121,7 +121,7 @@ def put_facts(
         approved_by: ``policy`` (no approval needed) or ``human``; recorded.
         candidate_ids: The candidate id each fact was approved under, by fact id.
         ttl: How long to keep the facts (``MemoryConfig.facts_ttl``), through the
-            store's own TTL where it has one; `memorygraph.retention.sweep_expired`
+            store's own TTL where it has one; `memorygraph.admin.sweep_expired`
             enforces it everywhere.
         thread_id: The thread the facts were learned in, stored with each as
             ``source_thread_id`` (`memorygraph.forget_thread` removes a thread's

@@ -3,7 +3,7 @@
 A checkpointer knows threads only by id, so "every thread of this user" cannot
 be answered from it. The ``pack_context`` node therefore registers the thread
 the first time it packs for it, in ``("memorygraph", tenant, user, "threads")``,
-one item per thread id. `memorygraph.forget.forget_user` and ``forget_tenant``
+one item per thread id. `memorygraph.admin.forget_user` and ``forget_tenant``
 read this registry to find the checkpoints to delete.
 
 A thread is registered only through a graph that has a store. A thread run

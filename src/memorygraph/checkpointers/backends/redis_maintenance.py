@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from memorygraph.checkpointers._prune import _finished_calls, _Head, _is_delta, _root_of
+from memorygraph.checkpointers.backends.keep_latest import Head, finished_calls, is_delta, root_of
 from memorygraph.checkpointers.backends.redis_client import Batch, Plan, chunks
 from memorygraph.checkpointers.backends.redis_keys import SaverKeys, blob_field, text
 
@@ -39,17 +39,17 @@ def prune_plan(saver: RedisSaver, thread_id: str) -> Plan[None]:
     for (ns, cid), (mtype, mdata) in zip(where, rows, strict=False):
         if mtype is not None:
             metadata[(ns, cid)] = saver.serde.loads_typed((text(mtype), mdata))
-    if any(_is_delta(meta) for meta in metadata.values()):
+    if any(is_delta(meta) for meta in metadata.values()):
         raise NotImplementedError(
             f"RedisSaver cannot prune thread {thread_id!r}: it uses a DeltaChannel"
         )
     blob_fields = dict(zip(namespaces, rows[len(where) :], strict=True))
     heads = [
-        _Head(ns, ids[ns][-1], _root_of(metadata.get((ns, ids[ns][-1]), {})))
+        Head(ns, ids[ns][-1], root_of(metadata.get((ns, ids[ns][-1]), {})))
         for ns in namespaces
         if ids[ns]
     ]
-    calls = _finished_calls(heads, set(ids.get("", [])))
+    calls = finished_calls(heads, set(ids.get("", [])))
     kept = {head.namespace: head.checkpoint_id for head in heads if head.namespace not in calls}
     versions = yield Batch(
         [

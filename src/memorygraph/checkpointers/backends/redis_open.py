@@ -12,6 +12,8 @@ from memorygraph.checkpointers.backends.redis_client import (
     connect_async,
     parse_redis_url,
 )
+from memorygraph.checkpointers.backends.redis_saver import RedisSaver
+from memorygraph.checkpointers.backends.redis_store import RedisStore
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:
@@ -23,8 +25,6 @@ __all__ = ["aopen_redis_saver", "aopen_redis_store", "open_redis_saver", "open_r
 
 def open_redis_saver(url: str, stack: ExitStack) -> BaseCheckpointSaver[str]:
     """A `RedisSaver` on a sync client, closed with ``stack``."""
-    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
-
     target = parse_redis_url(url)
     conn = connect(target.url)
     stack.callback(conn.close)
@@ -33,8 +33,6 @@ def open_redis_saver(url: str, stack: ExitStack) -> BaseCheckpointSaver[str]:
 
 async def aopen_redis_saver(url: str, stack: AsyncExitStack) -> BaseCheckpointSaver[str]:
     """A `RedisSaver` on an async client (and a lazy sync one), closed with ``stack``."""
-    from memorygraph.checkpointers.backends.redis_saver import RedisSaver
-
     target = parse_redis_url(url)
     aconn = await connect_async(target.url)
     stack.push_async_callback(aconn.aclose)
@@ -53,8 +51,6 @@ def _no_index(url: str, index: IndexConfig | None) -> None:
 
 def open_redis_store(url: str, stack: ExitStack, index: IndexConfig | None) -> BaseStore:
     """A `RedisStore` on a sync client, closed with ``stack``."""
-    from memorygraph.checkpointers.backends.redis_store import RedisStore
-
     _no_index(url, index)
     target = parse_redis_url(url)
     conn = connect(target.url)
@@ -66,8 +62,6 @@ async def aopen_redis_store(
     url: str, stack: AsyncExitStack, index: IndexConfig | None
 ) -> BaseStore:
     """A `RedisStore` on an async client (and a lazy sync one), closed with ``stack``."""
-    from memorygraph.checkpointers.backends.redis_store import RedisStore
-
     _no_index(url, index)
     target = parse_redis_url(url)
     aconn = await connect_async(target.url)

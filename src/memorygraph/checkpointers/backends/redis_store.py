@@ -394,7 +394,7 @@ class RedisStore(BaseStore):
         """Drop expired items from the indexes now (reads do it too); return how many.
 
         Redis deletes the items themselves when their TTL runs out;
-        `memorygraph.retention.sweep_expired` calls this.
+        `memorygraph.admin.sweep_expired` calls this.
         """
         swept = 0
         while (count := int(self.conn.execute_command(*self._sweep()))) > 0:  # type: ignore[no-untyped-call]

@@ -4,9 +4,9 @@ SQLite locks the whole database file only for a transaction. Two things need a
 lock that lasts longer and is shared between processes: LangGraph's ``setup()``
 (its migrations race when two processes open a new file at once: ``UNIQUE
 constraint failed: store_migrations.v``) and a run on one thread
-(`memorygraph.graph._lock`). Each takes one byte of ``<file>.memorygraph-locks``
-with ``fcntl.lockf``; the kernel drops the lock when the process dies, so a
-killed run never leaves a thread held.
+(`memorygraph.graph._lock`, through the SQLite adapter). Each takes one byte
+of ``<file>.memorygraph-locks`` with ``fcntl.lockf``; the kernel drops the
+lock when the process dies, so a killed run never leaves a thread held.
 
 The locks belong to the process, not to a Python thread: two threads of one
 process both "get" the same byte, so callers serialize their own threads first
@@ -36,7 +36,7 @@ __all__ = [
 
 LOCKS_WORK = sys.platform != "win32"
 SETUP_BYTE = 2**31
-"""The byte that `setup()` takes; thread bytes lie below it (`memorygraph.graph._lock`)."""
+"""The byte that `setup()` takes; thread bytes lie below it (`sqlite.ADAPTER.lock`)."""
 
 _POLL_SECONDS = 0.02
 _files_guard = threading.Lock()
