@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -134,6 +134,14 @@ class ContextItem(_Record):
     rank: int = 0
     required_scope: str | None = None
     message: dict[str, Any] | None = None
+
+    @field_serializer("kind", "priority", "trust_level")
+    def _plain(self, value: ItemKind | Priority | TrustLevel | None) -> str | int | None:
+        # Dumped as their values (the same in JSON; StrEnum and IntEnum members
+        # equal them): a checkpoint serializer then writes plain strings and
+        # ints instead of an enum object each, which it must rebuild by name on
+        # every load. Validation turns them back into members.
+        return value.value if value is not None else None
 
     @property
     def unit(self) -> str:

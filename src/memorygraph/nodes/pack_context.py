@@ -78,7 +78,7 @@ from memorygraph.retrieval import Retriever, arecall_items, default_retriever, r
 from memorygraph.store.audit import arecord_package_inputs, record_package_inputs
 from memorygraph.store.facts import asearch_facts, search_facts
 from memorygraph.store.threads import aregister_thread, register_thread
-from memorygraph.tokens import TokenCounter
+from memorygraph.tokens import TokenCounter, shared_counter
 
 __all__ = [
     "abuild_package",
@@ -994,18 +994,11 @@ async def abuild_package(
     )
 
 
-_COUNTERS: dict[str, TokenCounter] = {}
-
-
 def _default_counter(config: MemoryConfig) -> TokenCounter:
-    key = config.model_name or config.encoding
-    if key not in _COUNTERS:
-        _COUNTERS[key] = (
-            TokenCounter(model=config.model_name)
-            if config.model_name
-            else TokenCounter(config.encoding)
-        )
-    return _COUNTERS[key]
+    # The process's shared counter (summarize's default too): one cache of counts.
+    if config.model_name:
+        return shared_counter(model=config.model_name)
+    return shared_counter(config.encoding)
 
 
 # ------------------------------------------------------------------------------ node
