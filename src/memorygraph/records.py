@@ -19,7 +19,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from memorygraph.kinds import RENDER_ORDER, ExclusionReason, ItemKind, Priority, TrustLevel
 from memorygraph.rendering.messages import render_messages
@@ -91,6 +91,14 @@ class ContextItem(_Record):
     rank: int = 0
     required_scope: str | None = None
     message: dict[str, Any] | None = None
+
+    @field_serializer("kind", "priority", "trust_level")
+    def _plain(self, value: ItemKind | Priority | TrustLevel | None) -> str | int | None:
+        # Dumped as their values (the same in JSON; StrEnum and IntEnum members
+        # equal them): a checkpoint serializer then writes plain strings and
+        # ints instead of an enum object each, which it must rebuild by name on
+        # every load. Validation turns them back into members.
+        return value.value if value is not None else None
 
     @property
     def unit(self) -> str:

@@ -53,6 +53,7 @@ __all__ = [
     "TokenCounterProtocol",
     "encoding_name_for_model",
     "load_encoding",
+    "shared_counter",
 ]
 
 DEFAULT_ENCODING = "o200k_base"
@@ -523,3 +524,35 @@ class TokenCounter:
             f"cannot count tokens of a {kind!r} content block: the chat completions "
             "format carries text, image_url and file blocks"
         )
+
+
+_SHARED: dict[tuple[str | None, str | None], TokenCounter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_counter(encoding: str | None = None, *, model: str | None = None) -> TokenCounter:
+    """The process's one `TokenCounter` for an encoding (or a model), made on first use.
+
+    The nodes that count with their default counter share it, so a message is
+    tokenized once in a thread's life, not once per node and per turn: its
+    count stays cached from one turn to the next (the cache is keyed by the
+    message's content, not by the object, so a message loaded again from a
+    checkpoint is a hit).
+
+    Args:
+        encoding: As for `TokenCounter`.
+        model: As for `TokenCounter`.
+
+    Returns:
+        The shared counter.
+
+    Example:
+        >>> shared_counter("o200k_base") is shared_counter("o200k_base")
+        True
+    """
+    key = (encoding, model)
+    with _SHARED_LOCK:
+        counter = _SHARED.get(key)
+        if counter is None:
+            counter = _SHARED[key] = TokenCounter(encoding, model=model)
+        return counter

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 import types
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
 
 from langchain_core.runnables import RunnableConfig
@@ -54,6 +54,7 @@ from memorygraph.records import ContextPackage
 from memorygraph.state import MemoryState
 
 __all__ = [
+    "aload_saved",
     "aload_thread",
     "averify_snapshot",
     "check_owner",
@@ -62,6 +63,7 @@ __all__ = [
     "database_errors",
     "database_failure",
     "is_corruption",
+    "load_saved",
     "load_thread",
     "owner_config",
     "validate_run_input",
@@ -116,20 +118,47 @@ def _unwrap(hint: Any) -> Any:
 
 
 def _conforms(value: Any, hint: Any) -> bool:
+    return _checker(hint)(value)
+
+
+_Check = Callable[[Any], bool]
+_CHECKERS: dict[int, tuple[Any, _Check]] = {}
+
+
+def _checker(hint: Any) -> _Check:
+    """``hint`` as a predicate, built once per hint: a state is checked on every run."""
+    known = _CHECKERS.get(id(hint))
+    if known is None or known[0] is not hint:
+        known = _CHECKERS[id(hint)] = (hint, _compile(hint))  # the hint kept: its id stays its own
+    return known[1]
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _compile(hint: Any) -> _Check:
     hint = _unwrap(hint)
     origin = get_origin(hint)
     if hint is Any:
-        return True
+        return _always
     if origin in (Union, types.UnionType):
-        return any(_conforms(value, arg) for arg in get_args(hint))
+        args = [_unwrap(arg) for arg in get_args(hint)]
+        if all(arg is None or isinstance(arg, type) for arg in args):
+            # A union of plain classes (and None): one isinstance call.
+            classes = tuple(type(None) if arg is None else arg for arg in args)
+            return lambda value: isinstance(value, classes)
+        parts = [_compile(arg) for arg in args]
+        return lambda value: any(part(value) for part in parts)
     if origin is list:
         (item,) = get_args(hint) or (Any,)
-        return isinstance(value, list) and all(_conforms(v, item) for v in value)
+        each = _compile(item)
+        return lambda value: isinstance(value, list) and all(each(v) for v in value)
     if hint is None or hint is type(None):
-        return value is None
+        return lambda value: value is None
     if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True  # a shape this check does not know: leave it to the reducers
+        return lambda value: isinstance(value, hint)
+    return _always  # a shape this check does not know: leave it to the reducers
 
 
 _HINTS = get_type_hints(MemoryState, include_extras=True)
@@ -300,6 +329,21 @@ def load_thread(
         CorruptStateError: The checkpoint cannot be loaded back as it was saved.
         IdentityError: The thread belongs to another tenant or user.
     """
+    return load_saved(checkpointer, config, identity, typed=typed)[0]
+
+
+def load_saved(
+    checkpointer: BaseCheckpointSaver[Any],
+    config: RunnableConfig | None,
+    identity: Identity,
+    *,
+    typed: bool = True,
+) -> tuple[dict[str, Any], CheckpointTuple | None]:
+    """`load_thread`, with the checkpoint tuple it read (None for a new thread).
+
+    `MemoryGraph` hands the tuple to the run it guards, so a turn reads its
+    thread once (`memorygraph.graph.builder`).
+    """
     for attempt in range(1, _MISSING_RETRIES + 1):
         try:
             saved = checkpointer.get_tuple(_thread_config(config))
@@ -309,7 +353,7 @@ def load_thread(
             raise
         values = _owned_values(identity, saved, typed=typed, last=attempt == _MISSING_RETRIES)
         if values is not None:
-            return values
+            return values, saved
         time.sleep(_RETRY_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -338,6 +382,17 @@ async def aload_thread(
     typed: bool = True,
 ) -> dict[str, Any]:
     """Async twin of `load_thread`."""
+    return (await aload_saved(checkpointer, config, identity, typed=typed))[0]
+
+
+async def aload_saved(
+    checkpointer: BaseCheckpointSaver[Any],
+    config: RunnableConfig | None,
+    identity: Identity,
+    *,
+    typed: bool = True,
+) -> tuple[dict[str, Any], CheckpointTuple | None]:
+    """Async twin of `load_saved`."""
     for attempt in range(1, _MISSING_RETRIES + 1):
         try:
             saved = await checkpointer.aget_tuple(_thread_config(config))
@@ -347,7 +402,7 @@ async def aload_thread(
             raise
         values = _owned_values(identity, saved, typed=typed, last=attempt == _MISSING_RETRIES)
         if values is not None:
-            return values
+            return values, saved
         await asyncio.sleep(_RETRY_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -16,13 +16,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -35,13 +38,13 @@ from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.extractors.base import FactExtractor
 from memorygraph.graph._bound import require_store
 from memorygraph.graph._guard import (
-    aload_thread,
+    aload_saved,
     averify_snapshot,
     corrupt_error,
     database_errors,
     database_failure,
     is_corruption,
-    load_thread,
+    load_saved,
     owner_config,
     validate_run_input,
     validate_state_update,
@@ -140,26 +143,46 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         # A saver attached later (the API server's) may load records as plain data.
         return self.typed_saver is not None and self.checkpointer is self.typed_saver
 
-    def _preflight(self, input: Any, config: RunnableConfig | None, identity: Identity) -> None:
+    def _preflight(
+        self, input: Any, config: RunnableConfig | None, identity: Identity
+    ) -> _Primed | None:
         saver = self._own_saver()
-        saved = load_thread(saver, config, identity, typed=self._typed) if saver else {}
+        saved, read = (
+            load_saved(saver, config, identity, typed=self._typed) if saver else ({}, None)
+        )
         self._check_input(input, identity, saved)
         if self.store is not None:
             # The ids become store namespaces: refuse unusable ones before any write.
             archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
             if saved.get("context_package") is None:
                 register_thread(self.store, identity)
+        return self._primed(saver, config, read)
 
     async def _apreflight(
         self, input: Any, config: RunnableConfig | None, identity: Identity
-    ) -> None:
+    ) -> _Primed | None:
         saver = self._own_saver()
-        saved = await aload_thread(saver, config, identity, typed=self._typed) if saver else {}
+        saved, read = (
+            await aload_saved(saver, config, identity, typed=self._typed) if saver else ({}, None)
+        )
         self._check_input(input, identity, saved)
         if self.store is not None:
             archive_namespace(identity.tenant_id, identity.user_id, identity.thread_id)
             if saved.get("context_package") is None:
                 await aregister_thread(self.store, identity)
+        return self._primed(saver, config, read)
+
+    def _primed(
+        self,
+        saver: BaseCheckpointSaver[Any] | None,
+        config: RunnableConfig | None,
+        read: CheckpointTuple | None,
+    ) -> _Primed | None:
+        """What the preflight read, for LangGraph's own read of the thread (`_serve_primed`)."""
+        key = _read_key(config)
+        if saver is None or not self._typed or key is None:
+            return None
+        return _Primed(saver, key, read)
 
     def bulk_update_state(
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
@@ -236,13 +259,17 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         lock = thread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         try:
             with lock:  # one run at a time per thread (graph/_lock.py)
-                self._preflight(input, config, identity)
+                primed = self._preflight(input, config, identity)
                 target = (
                     None
                     if _names_checkpoint(config)
                     else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
                 )
-                yield from super().stream(input, owner_config(config, identity), **kwargs)
+                _PRIMED.set(primed)  # the thread is locked: LangGraph would read the same
+                try:
+                    yield from super().stream(input, owner_config(config, identity), **kwargs)
+                finally:
+                    _PRIMED.set(None)
                 if target is not None:
                     target.prune()
         except database_errors() as exc:  # disk full, a connection lost mid-run
@@ -262,15 +289,19 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         lock = athread_lock(saver, thread_id) if saver and thread_id else nullcontext()
         try:
             async with lock:
-                await self._apreflight(input, config, identity)
+                primed = await self._apreflight(input, config, identity)
                 target = (
                     None
                     if _names_checkpoint(config)
                     else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
                 )
                 run_config = owner_config(config, identity)
-                async for chunk in super().astream(input, run_config, **kwargs):
-                    yield chunk
+                _PRIMED.set(primed)
+                try:
+                    async for chunk in super().astream(input, run_config, **kwargs):
+                        yield chunk
+                finally:
+                    _PRIMED.set(None)
                 if target is not None:
                     await target.aprune()
         except database_errors() as exc:
@@ -330,6 +361,67 @@ def _names_checkpoint(config: RunnableConfig | None) -> bool:
     # delete that checkpoint and every branch beside the new one.
     configurable = (config or {}).get("configurable") or {}
     return bool(configurable.get("checkpoint_id"))
+
+
+# --- one read of the thread per turn ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Primed:
+    """The checkpoint a run's preflight read, while the run holds its thread's lock."""
+
+    saver: BaseCheckpointSaver[Any]
+    key: tuple[str, str]
+    saved: CheckpointTuple | None
+
+
+_PRIMED: ContextVar[_Primed | None] = ContextVar("memorygraph_primed", default=None)
+
+
+def _read_key(config: RunnableConfig | None) -> tuple[str, str] | None:
+    """The thread and namespace a read of the latest checkpoint names; None for a named one."""
+    configurable = (config or {}).get("configurable") or {}
+    if configurable.get("checkpoint_id") or configurable.get("thread_id") is None:
+        return None
+    return (str(configurable["thread_id"]), str(configurable.get("checkpoint_ns") or ""))
+
+
+def _take_primed(saver: BaseCheckpointSaver[Any], config: RunnableConfig) -> _Primed | None:
+    primed = _PRIMED.get()
+    if primed is None or primed.saver is not saver or primed.key != _read_key(config):
+        return None
+    _PRIMED.set(None)  # once: any later read goes to the database
+    return primed
+
+
+def _serve_primed(saver: BaseCheckpointSaver[Any]) -> None:
+    """Let the run's first read of its thread return what its preflight has just read.
+
+    A guarded run reads the thread's latest checkpoint in its preflight (to
+    check the input and the owner), then LangGraph reads it again as the run
+    starts. The run holds the thread's lock from before the first read to the
+    end (`memorygraph.graph._lock`), so nothing can write in between: the
+    second read is answered with the first one's tuple, once, and every other
+    read (a named checkpoint, another thread, ``get_state``) goes to the saver.
+    """
+    read, aread = saver.get_tuple, saver.aget_tuple
+    if getattr(read, "serves_primed", False):
+        # A copy of a saver served before (its copy took the wrapper along):
+        # read through this saver's own methods, not the original's.
+        read = functools.partial(type(saver).get_tuple, saver)
+        aread = functools.partial(type(saver).aget_tuple, saver)
+
+    def get_tuple(config: RunnableConfig) -> CheckpointTuple | None:
+        primed = _take_primed(saver, config)
+        return primed.saved if primed is not None else read(config)
+
+    async def aget_tuple(config: RunnableConfig) -> CheckpointTuple | None:
+        primed = _take_primed(saver, config)
+        return primed.saved if primed is not None else await aread(config)
+
+    get_tuple.serves_primed = True  # type: ignore[attr-defined]
+    saver.get_tuple = get_tuple  # type: ignore[method-assign]
+    saver.aget_tuple = aget_tuple  # type: ignore[method-assign]
 
 
 GraphT = TypeVar("GraphT", bound="_Guarded")
@@ -401,4 +493,6 @@ def create_memory_graph(
     graph = adopt(compiled, MemoryGraph, memory_config)
     saver = graph.checkpointer
     graph.typed_saver = saver if isinstance(saver, BaseCheckpointSaver) else None
+    if graph.typed_saver is not None:
+        _serve_primed(graph.typed_saver)  # a copy of the caller's saver, this graph's own
     return graph

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda, ensure_config
+from langchain_core.runnables.config import set_config_context
 from langgraph.runtime import Runtime, get_runtime
 
 __all__ = ["AsyncStepFunction", "MemoryStep", "StepFunction"]
@@ -60,3 +61,19 @@ class MemoryStep(RunnableLambda[Mapping[str, Any], dict[str, Any]]):
         super().__init__(call, afunc=acall, name=name)
         self.run = run
         self.arun = arun
+
+    def invoke(
+        self, input: Mapping[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Run the sync step with the run's config and `Runtime`.
+
+        LangGraph already reports each node as a run of its own, named after
+        the node, and passes that run's callbacks in ``config``;
+        ``RunnableLambda.invoke`` would report a second, nested run of the same
+        name and inspect the function's signature on every call. The step runs
+        directly instead, in the config's context (as the lambda would), so a
+        model it calls without a config still reports under the node.
+        """
+        config = ensure_config(config)
+        with set_config_context(config) as context:
+            return context.run(self.run, input, config, get_runtime())

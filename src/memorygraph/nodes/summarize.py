@@ -41,7 +41,7 @@ from memorygraph.records import SessionSummary
 from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
-from memorygraph.tokens import TokenCounter
+from memorygraph.tokens import TokenCounter, shared_counter
 
 __all__ = [
     "FoldPlan",
@@ -233,6 +233,9 @@ def make_summarize(
     """
     memory_config = config or MemoryConfig()
     engine = summarizer or ExtractiveSummarizer()
+    # One counter for the node's life (shared with the other nodes' defaults):
+    # the window's counts stay cached from turn to turn.
+    tokens = counter or shared_counter(memory_config.encoding)
     warned: list[bool] = []  # the no-store warning is logged once per node, not every turn
 
     def summarize(
@@ -247,7 +250,7 @@ def make_summarize(
             state.get("messages") or [],
             previous=previous,
             config=memory_config,
-            counter=counter or TokenCounter(memory_config.encoding),
+            counter=tokens,
             summarizer=engine,
             events=events,
         )
@@ -270,7 +273,7 @@ def make_summarize(
             state.get("messages") or [],
             previous=previous,
             config=memory_config,
-            counter=counter or TokenCounter(memory_config.encoding),
+            counter=tokens,
             summarizer=engine,
             events=events,
         )

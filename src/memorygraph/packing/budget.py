@@ -27,7 +27,7 @@ from memorygraph.records import (
     Priority,
 )
 from memorygraph.rendering.messages import SYSTEM_KINDS
-from memorygraph.tokens import TokenCounter
+from memorygraph.tokens import TokenCounter, shared_counter
 
 __all__ = ["CONTIGUOUS", "adapt_shares", "default_counter", "pack_items", "render_order"]
 
@@ -314,16 +314,9 @@ def render_order(items: Sequence[ContextItem]) -> list[ContextItem]:
     return sorted(items, key=key)
 
 
-_COUNTERS: dict[str, TokenCounter] = {}
-
-
 def default_counter(config: MemoryConfig) -> TokenCounter:
-    """The shared `TokenCounter` for a config's model or encoding (one per process)."""
-    key = config.model_name or config.encoding
-    if key not in _COUNTERS:
-        _COUNTERS[key] = (
-            TokenCounter(model=config.model_name)
-            if config.model_name
-            else TokenCounter(config.encoding)
-        )
-    return _COUNTERS[key]
+    """The process's shared `TokenCounter` for a config's model or encoding."""
+    # summarize's default too: the nodes share one cache of counts.
+    if config.model_name:
+        return shared_counter(model=config.model_name)
+    return shared_counter(config.encoding)

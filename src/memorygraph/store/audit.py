@@ -50,6 +50,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -82,6 +83,11 @@ __all__ = [
 ]
 
 _PAGE = 1000
+
+# `redact` is a pure function of the text, and a thread's packages repeat most of
+# their items from turn to turn (the policy, the recent turns, the facts): each
+# text is redacted once while it stays in view.
+_redact = functools.lru_cache(maxsize=4096)(redact)
 _SKIPPED_KEYS = frozenset({"context_package"})  # the output, not an input
 
 
@@ -120,7 +126,7 @@ def audit_record(
         summary_version=summary_version,
         policy_scope_hash=identity.scope_hash,
         redacted_content=(
-            {item.id: redact(item.content) for item in package.items}
+            {item.id: _redact(item.content) for item in package.items}
             if content == "redacted"
             else {}
         ),
