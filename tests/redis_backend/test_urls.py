@@ -23,7 +23,7 @@ from memorygraph.checkpointers import (
     open_checkpointer,
     open_store,
 )
-from memorygraph.checkpointers._urls import redact_url
+from memorygraph.checkpointers.urls import redact_url
 from memorygraph.errors import BackendError
 
 pytestmark = pytest.mark.redis

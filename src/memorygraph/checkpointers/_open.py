@@ -8,8 +8,8 @@ from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextma
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore, IndexConfig
 
-from memorygraph.checkpointers._urls import parse_url
 from memorygraph.checkpointers.backends import adapter_for
+from memorygraph.checkpointers.urls import parse_url
 
 __all__ = ["aopen_checkpointer", "aopen_store", "open_checkpointer", "open_store"]
 

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from memorygraph.checkpointers import open_checkpointer, open_store
-from memorygraph.checkpointers._urls import parse_url
+from memorygraph.checkpointers.urls import parse_url
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext
 from memorygraph.display import budget_bar, compact_table, package_table

@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 from rich.console import Console
 
 from memorygraph.checkpointers import delete_thread
-from memorygraph.checkpointers._urls import redact_url
+from memorygraph.checkpointers.urls import redact_url
 from memorygraph.cli.common import (
     EXIT_ERROR,
     EXIT_OK,

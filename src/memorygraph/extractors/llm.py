@@ -32,10 +32,10 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, ValidationError
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.extractors.base import Claim, Extraction
 from memorygraph.extractors.rule_based import RuleBasedExtractor
 from memorygraph.records import Fact, TrustLevel
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["EXTRACTION_PROMPT", "ExtractedFact", "ExtractedFacts", "LLMExtractor"]
 

@@ -40,7 +40,6 @@ from datetime import datetime
 
 from langchain_core.messages import BaseMessage
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.extractors._rules.people import _match_sentence
 from memorygraph.extractors._rules.text import _NOT_VALUES, _clean, _clip, _sentences
 from memorygraph.extractors._rules.work import (
@@ -54,6 +53,7 @@ from memorygraph.extractors._rules.work import (
 )
 from memorygraph.extractors.base import Claim, ClaimAction, Extraction
 from memorygraph.records import Fact, TrustLevel
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["RuleBasedExtractor"]
 

@@ -49,7 +49,6 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langgraph.types import Overwrite
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.config import MemoryConfig
 from memorygraph.extractors.base import Claim, Extraction
 from memorygraph.facts.candidates import max_sensitivity, propose, sensitivity_floor
@@ -69,6 +68,7 @@ from memorygraph.facts.references import resolve_references
 from memorygraph.facts.tasks import next_task
 from memorygraph.records import Fact, MemoryCandidate, ResolvedReference, TaskState, TrustLevel
 from memorygraph.state import merge_facts, trim_facts
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["FactUpdate", "reconcile"]
 

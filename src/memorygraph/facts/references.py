@@ -28,9 +28,9 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.facts.keys import CHOICE_KEYS
 from memorygraph.records import Fact, ResolvedReference, TaskState
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["resolve_references"]
 

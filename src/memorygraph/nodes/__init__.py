@@ -7,7 +7,6 @@ plain functions ``step.run(state, config, runtime)`` and ``step.arun`` are the
 step itself.
 """
 
-from memorygraph.nodes._steps import MemoryStep
 from memorygraph.nodes.approve import approve, make_approve, needs_approval
 from memorygraph.nodes.call_model import make_call_model, strip_reasoning
 from memorygraph.nodes.extract_facts import (
@@ -17,6 +16,7 @@ from memorygraph.nodes.extract_facts import (
     make_extract_facts,
 )
 from memorygraph.nodes.pack_context import make_pack_context, pack_context
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.nodes.summarize import (
     asummarize_messages,
     make_summarize,

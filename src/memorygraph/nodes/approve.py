@@ -75,7 +75,7 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.errors import ResumeValueError, validation_message
 from memorygraph.facts.keys import fact_id
-from memorygraph.nodes._steps import MemoryStep
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, TaskState
 from memorygraph.store.facts import aput_facts, put_facts
 

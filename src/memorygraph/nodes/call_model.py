@@ -30,7 +30,7 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.errors import MemoryGraphError
 from memorygraph.inputs import clean_message
-from memorygraph.nodes._steps import MemoryStep
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import AuditRecord, ContextPackage, TokenUsage
 from memorygraph.store.audit import aappend_audit, append_audit, audit_record
 

@@ -31,16 +31,16 @@ from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from memorygraph._turns import message_id
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.extractors.base import Extraction, FactExtractor
 from memorygraph.extractors.rule_based import RuleBasedExtractor
 from memorygraph.facts.candidates import candidate_for
 from memorygraph.facts.reconcile import FactUpdate, reconcile
-from memorygraph.nodes._steps import MemoryStep
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, TaskState
 from memorygraph.store.facts import aload_facts, aput_facts, load_facts, put_facts
+from memorygraph.turns import message_id
 
 __all__ = [
     "FactUpdate",

@@ -26,10 +26,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
-from memorygraph._turns import message_text, split_turn
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
-from memorygraph.nodes._steps import MemoryStep
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.packing.budget import default_counter
 from memorygraph.packing.package import build_package
 from memorygraph.records import (
@@ -41,6 +40,7 @@ from memorygraph.store.audit import arecord_package_inputs, record_package_input
 from memorygraph.store.facts import asearch_facts, search_facts
 from memorygraph.store.threads import aregister_thread, register_thread
 from memorygraph.tokens import TokenCounter
+from memorygraph.turns import message_text, split_turn
 
 __all__ = ["make_pack_context", "pack_context"]
 

@@ -33,15 +33,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from memorygraph._turns import message_id, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
-from memorygraph.nodes._steps import MemoryStep
+from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import SessionSummary
 from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
 from memorygraph.tokens import TokenCounter, shared_counter
+from memorygraph.turns import message_id, turn_units
 
 __all__ = [
     "FoldPlan",

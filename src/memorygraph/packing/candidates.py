@@ -23,7 +23,6 @@ from langchain_core.messages import (
     message_to_dict,
 )
 
-from memorygraph._turns import message_id, message_text, split_turn, tool_rounds, turn_units
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import (
@@ -45,6 +44,7 @@ from memorygraph.records import (
 from memorygraph.rendering.cost import data_tokens, instruction_tokens
 from memorygraph.rendering.messages import safe_turn
 from memorygraph.tokens import TokenCounter
+from memorygraph.turns import message_id, message_text, split_turn, tool_rounds, turn_units
 
 __all__ = [
     "TEXT_FIELDS",

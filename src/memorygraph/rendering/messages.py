@@ -39,9 +39,9 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from memorygraph._turns import message_text
 from memorygraph.inputs import CONTEXT_NAME
 from memorygraph.kinds import ItemKind
+from memorygraph.turns import message_text
 
 if TYPE_CHECKING:
     from memorygraph.records import ContextItem, ContextPackage

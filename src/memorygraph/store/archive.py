@@ -24,10 +24,10 @@ from typing import Literal
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.store.base import BaseStore, GetOp, Item
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.inputs import clean_value
 from memorygraph.records import ArchivedTurn
 from memorygraph.store.namespaces import archive_namespace
+from memorygraph.turns import message_id, message_text
 
 __all__ = [
     "aarchive_turns",

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.records import SessionSummary
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["ExtractiveSummarizer"]
 

@@ -18,9 +18,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from memorygraph._turns import message_id, message_text
 from memorygraph.records import SessionSummary
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
+from memorygraph.turns import message_id, message_text
 
 __all__ = ["LLMSummarizer", "SummaryDraft"]
 

@@ -8,9 +8,9 @@ which uses LangGraph's own methods.
 
 from __future__ import annotations
 
-from memorygraph.checkpointers._urls import Target, parse_url
 from memorygraph.checkpointers.backends import memory, postgres, redis, sqlite
 from memorygraph.checkpointers.backends.base import AnySaver, BackendAdapter
+from memorygraph.checkpointers.urls import Target, parse_url
 
 __all__ = [
     "ADAPTERS",

@@ -35,9 +35,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore, IndexConfig
 
 from memorygraph.checkpointers._serde import memorygraph_serializer
-from memorygraph.checkpointers._urls import redact_url, scrub_secrets
 from memorygraph.checkpointers.backends.base import AnySaver, Busy
 from memorygraph.checkpointers.backends.postgres_lock import ahold_advisory, hold_advisory
+from memorygraph.checkpointers.urls import redact_url, scrub_secrets
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:

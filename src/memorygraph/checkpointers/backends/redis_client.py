@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from memorygraph.checkpointers._urls import redact_url, scrub_secrets
+from memorygraph.checkpointers.urls import redact_url, scrub_secrets
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:

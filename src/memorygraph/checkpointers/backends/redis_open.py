@@ -6,7 +6,6 @@ from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING
 
 from memorygraph.checkpointers._serde import memorygraph_serializer
-from memorygraph.checkpointers._urls import redact_url
 from memorygraph.checkpointers.backends.redis_client import (
     connect,
     connect_async,
@@ -14,6 +13,7 @@ from memorygraph.checkpointers.backends.redis_client import (
 )
 from memorygraph.checkpointers.backends.redis_saver import RedisSaver
 from memorygraph.checkpointers.backends.redis_store import RedisStore
+from memorygraph.checkpointers.urls import redact_url
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Helpers over chat turns shared by the packer and the summarizer."""
+"""The message window: history, the current request, the turn in progress, tool-call units."""
 
 from __future__ import annotations
 
