@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    ToolMessage,
+)
 
-__all__ = ["message_id", "message_text", "split_turn", "tool_rounds", "turn_units"]
+__all__ = [
+    "Window",
+    "message_id",
+    "message_text",
+    "message_window",
+    "split_turn",
+    "tool_rounds",
+    "turn_units",
+]
 
 
 def message_text(message: BaseMessage) -> str:
@@ -86,3 +102,57 @@ def tool_rounds(in_progress: Sequence[BaseMessage]) -> int:
         2
     """
     return sum(1 for m in in_progress if isinstance(m, AIMessage) and m.tool_calls)
+
+
+class Window(NamedTuple):
+    """A thread's working window, split once: what every node reads of ``messages``.
+
+    Attributes:
+        messages: The window: the state's messages without removal markers.
+        history: The messages before the current request (all of them when
+            there is no human message).
+        request: The current request, the last human message, or None.
+        in_progress: The turn in progress: everything after the request.
+    """
+
+    messages: list[BaseMessage]
+    history: list[BaseMessage]
+    request: BaseMessage | None
+    in_progress: list[BaseMessage]
+
+    @property
+    def request_index(self) -> int:
+        """Where the current request is in ``messages`` (``len(messages)`` when there is none)."""
+        return len(self.history) if self.request is not None else len(self.messages)
+
+
+_last = threading.local()
+
+
+def message_window(messages: Sequence[BaseMessage]) -> Window:
+    """The window of a state's ``messages``: computed once per list, however many read it.
+
+    The nodes of one turn read the same ``messages`` list (LangGraph hands each
+    node the channel's value); the split is remembered for the last list seen on
+    this thread, so extraction, folding and packing share one. A list that is
+    changed in place since (a different length or last message) is split again.
+
+    Example:
+        >>> window = message_window([HumanMessage("hi", id="h0"), AIMessage("hello", id="a0"),
+        ...                          RemoveMessage(id="h0"), HumanMessage("q", id="h1")])
+        >>> [m.id for m in window.history], window.request.id, window.request_index
+        (['h0', 'a0'], 'h1', 2)
+    """
+    cached = getattr(_last, "entry", None)
+    if (
+        cached is not None
+        and cached[0] is messages
+        and cached[1] == len(messages)
+        and (not messages or cached[2] is messages[-1])
+    ):
+        window: Window = cached[3]
+        return window
+    kept = [m for m in messages if not isinstance(m, RemoveMessage)]
+    window = Window(kept, *split_turn(kept))
+    _last.entry = (messages, len(messages), messages[-1] if messages else None, window)
+    return window

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import BaseMessage
 from langgraph.types import Overwrite
 
 from memorygraph.config import MemoryConfig
@@ -68,7 +68,7 @@ from memorygraph.facts.references import resolve_references
 from memorygraph.facts.tasks import next_task
 from memorygraph.records import Fact, MemoryCandidate, ResolvedReference, TaskState, TrustLevel
 from memorygraph.state import merge_facts, trim_facts
-from memorygraph.turns import message_id, message_text
+from memorygraph.turns import message_id, message_text, message_window
 
 __all__ = ["FactUpdate", "reconcile"]
 
@@ -514,12 +514,11 @@ def reconcile(
     task_after, task_changed = next_task(task, extraction, list(waiting.values()))
 
     references = None
-    window = [m for m in messages if not isinstance(m, RemoveMessage)]
-    humans = [i for i, m in enumerate(window) if isinstance(m, HumanMessage)]
-    if humans and message_id(window[humans[-1]]) in ctx.turns:
-        at = humans[-1]
+    split = message_window(messages)
+    window, at = split.messages, split.request_index
+    if split.request is not None and message_id(split.request) in ctx.turns:
         references = resolve_references(
-            window[at],
+            split.request,
             history=window[max(0, at - config.reference_window) : at],
             facts=ledger.active(),
             task=task_after,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
@@ -40,7 +40,7 @@ from memorygraph.facts.reconcile import FactUpdate, reconcile
 from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import Fact, MemoryCandidate, TaskState
 from memorygraph.store.facts import aload_facts, aput_facts, load_facts, put_facts
-from memorygraph.turns import message_id
+from memorygraph.turns import message_id, message_window
 
 __all__ = [
     "FactUpdate",
@@ -70,16 +70,14 @@ def new_turns(messages: Sequence[BaseMessage], watermark: str | None) -> list[Ba
         >>> [m.id for m in new_turns(turns, "1")], [m.id for m in new_turns(turns, "gone")]
         (['2', '3'], ['3'])
     """
-    window = [m for m in messages if not isinstance(m, RemoveMessage)]
+    split = message_window(messages)
+    window = split.messages
     if watermark is None:
         return window
     ids = [message_id(m) for m in window]
     if watermark in ids:
         return window[ids.index(watermark) + 1 :]
-    for index in range(len(window) - 1, -1, -1):
-        if isinstance(window[index], HumanMessage):
-            return window[index:]
-    return []
+    return window[split.request_index :]
 
 
 def extract_facts_from(

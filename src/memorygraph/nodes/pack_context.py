@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 from langchain_core.messages import (
     BaseMessage,
-    RemoveMessage,
 )
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
@@ -40,7 +39,7 @@ from memorygraph.store.audit import arecord_package_inputs, record_package_input
 from memorygraph.store.facts import asearch_facts, search_facts
 from memorygraph.store.threads import aregister_thread, register_thread
 from memorygraph.tokens import TokenCounter
-from memorygraph.turns import message_text, split_turn
+from memorygraph.turns import message_text, message_window
 
 __all__ = ["make_pack_context", "pack_context"]
 
@@ -163,8 +162,8 @@ class _Plan:
         config: MemoryConfig,
         retriever: Retriever | None,
     ) -> _Plan:
-        messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
-        history, request, _ = split_turn(messages)
+        window = message_window(state.get("messages") or ())
+        history, request = window.history, window.request
         query = message_text(request) if request is not None else ""
         summary = state.get("summary")
         recall = None

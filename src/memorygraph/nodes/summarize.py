@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import BaseMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
@@ -41,7 +41,7 @@ from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
 from memorygraph.tokens import TokenCounter, shared_counter
-from memorygraph.turns import message_id, turn_units
+from memorygraph.turns import message_id, message_window, turn_units
 
 __all__ = [
     "FoldPlan",
@@ -115,11 +115,12 @@ def plan_fold(
     Returns:
         The turns to fold (oldest first, possibly none) and the trigger.
     """
-    window = [m for m in messages if not isinstance(m, RemoveMessage)]
+    split = message_window(messages)
+    window = split.messages
     trigger = _trigger(window, config=config, counter=counter, events=events)
     if trigger is None:
         return FoldPlan()
-    request = max((i for i, m in enumerate(window) if isinstance(m, HumanMessage)), default=0)
+    request = split.request_index  # without a human message, every turn may fold
     kept_tokens = sum(counter.count_message(m) for m in window[request:])
     kept_count = len(window) - request
     budget = config.keep_tokens * config.available_tokens

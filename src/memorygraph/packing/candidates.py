@@ -18,7 +18,6 @@ from typing import Any
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
-    RemoveMessage,
     ToolMessage,
     message_to_dict,
 )
@@ -44,7 +43,13 @@ from memorygraph.records import (
 from memorygraph.rendering.cost import data_tokens, instruction_tokens
 from memorygraph.rendering.messages import safe_turn
 from memorygraph.tokens import TokenCounter
-from memorygraph.turns import message_id, message_text, split_turn, tool_rounds, turn_units
+from memorygraph.turns import (
+    message_id,
+    message_text,
+    message_window,
+    tool_rounds,
+    turn_units,
+)
 
 __all__ = [
     "TEXT_FIELDS",
@@ -307,8 +312,7 @@ def collect_items(
     Returns:
         The candidates, and the facts excluded as superseded, rejected or expired.
     """
-    messages = [m for m in state.get("messages") or () if not isinstance(m, RemoveMessage)]
-    history, request, in_progress = split_turn(messages)
+    _, history, request, in_progress = message_window(state.get("messages") or ())
     rounds = tool_rounds(in_progress)
     if rounds > config.max_tool_rounds:
         raise ToolRoundsExceeded(rounds, config.max_tool_rounds)

@@ -24,9 +24,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from langchain_core.messages import (
-    RemoveMessage,
-)
 from pydantic import ValidationError
 
 from memorygraph.config import MemoryConfig
@@ -54,6 +51,7 @@ from memorygraph.records import (
 )
 from memorygraph.rendering.cost import message_overheads, rendering_tokens
 from memorygraph.tokens import TokenCounter
+from memorygraph.turns import message_window
 
 __all__ = ["abuild_package", "build_package", "filter_items"]
 
@@ -171,7 +169,7 @@ def _package(
     shares = adapt_shares(
         config,
         archived=summary.covered_turns if isinstance(summary, SessionSummary) else 0,
-        window=sum(1 for m in state.get("messages") or () if not isinstance(m, RemoveMessage)),
+        window=len(message_window(state.get("messages") or ()).messages),
     )
     if isinstance(summary, SessionSummary):
         cap = int(shares.get(ItemKind.SUMMARY.value, 0.0) * config.available_tokens)
