@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -47,8 +50,12 @@ def test_package_id_is_the_sha256_of_its_content() -> None:
     b = ContextPackage(items=[item("x")], total_tokens=1, budget=10, prompt_version="v")
     c = ContextPackage(items=[item("y")], total_tokens=1, budget=10, prompt_version="v")
     assert a.id == b.id != c.id
-    assert len(a.id) == 64
     assert ContextPackage.model_validate_json(a.to_json()) == a
+    # The sha256 (not another 64-hex-digit hash) of the canonical JSON without the id.
+    body = a.model_dump(mode="json", exclude={"id"})
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert a.id == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert a.id == "292ab494474a80f38d4d3e5ae648e1d6446bb35eb27ec7f1e61b5f577969718b"
 
 
 def test_package_with_a_forged_id_is_refused() -> None:

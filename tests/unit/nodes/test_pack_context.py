@@ -452,3 +452,189 @@ def test_trust_levels_follow_the_speaker() -> None:
     assert trust["h0"] is TrustLevel.USER_CLAIMED
     assert trust["a0"] is TrustLevel.MODEL_INFERRED
     assert trust["policy"] is TrustLevel.SYSTEM_VERIFIED
+
+
+# --- what the suite did not notice (issue 21): each test fails on its mutation ---------
+
+
+def test_an_item_that_understates_its_tokens_never_overfills_the_budget() -> None:
+    """An item declared at 5 tokens but ~300 real: the exact count decides, against available.
+
+    The estimate takes the item; the exact count of the rendered package does not
+    fit the 400 available tokens, so the packer makes room and the item goes.
+    Comparing the exact count with ``token_budget`` (500) instead returned 442 tokens.
+    """
+    liar = ContextItem(
+        id="liar",
+        kind="recalled",
+        content="word " * 300,
+        priority=Priority.HIGH,
+        tokens=5,
+        source="doc:liar",
+    )
+    config = MemoryConfig(token_budget=500, output_reserve=100)
+    package = pack({"messages": [HumanMessage("status?", id="r")]}, config, extra_items=[liar])
+    assert config.available_tokens == 400
+    assert package.total_tokens == COUNTER.count_messages(package.to_messages()) == 100
+    assert package.included_ids == ["policy", "authority", "r", "output_contract"]
+    assert [(e.item.id, e.reason) for e in package.excluded] == [("liar", "over_budget")]
+
+
+def test_critical_items_that_exactly_fill_the_budget_fit_and_one_token_less_fails() -> None:
+    def critical(item_id: str, kind: str, tokens: int) -> ContextItem:
+        return ContextItem(
+            id=item_id,
+            kind=kind,
+            content="x",
+            priority=Priority.CRITICAL,
+            tokens=tokens,
+            source="config",
+        )
+
+    items = [critical("policy", "policy", 30), critical("r", "request", 50)]
+    included, excluded = pack_items(items, config=MemoryConfig(token_budget=80, output_reserve=0))
+    assert ([i.id for i in included], excluded) == (["policy", "r"], [])
+    with pytest.raises(ContextBudgetExceeded) as caught:
+        pack_items(items, config=MemoryConfig(token_budget=79, output_reserve=0))
+    assert (caught.value.item_ids, caught.value.needed, caught.value.available) == (
+        ["policy", "r"],
+        80,
+        79,
+    )
+
+
+def test_a_request_that_exactly_fills_the_budget_is_packed_and_one_token_less_is_refused() -> None:
+    state = {"messages": [HumanMessage("please summarise the quarterly report", id="r")]}
+    exact = pack(state).total_tokens
+    assert exact == 104
+    package = pack(state, MemoryConfig(token_budget=exact + 100, output_reserve=100))
+    assert package.total_tokens == exact == package.budget - package.output_reserve
+    assert package.included_ids == ["policy", "authority", "r", "output_contract"]
+    with pytest.raises(ContextBudgetExceeded) as caught:
+        pack(state, MemoryConfig(token_budget=exact + 99, output_reserve=100))
+    assert (caught.value.needed, caught.value.available) == (exact, exact - 1)
+
+
+def test_an_optional_item_that_exactly_fills_what_is_left_is_packed() -> None:
+    def item(item_id: str, kind: str, tokens: int, priority: Priority) -> ContextItem:
+        return ContextItem(
+            id=item_id, kind=kind, content="x", priority=priority, tokens=tokens, source="t"
+        )
+
+    items = [
+        item("r", "request", 50, Priority.CRITICAL),
+        item("doc", "recalled", 30, Priority.HIGH),
+    ]
+    config = MemoryConfig(token_budget=80, output_reserve=0, shares={"recalled": 1.0})
+    included, excluded = pack_items(items, config=config)
+    assert ([i.id for i in included], excluded) == (["r", "doc"], [])
+    config = MemoryConfig(token_budget=79, output_reserve=0, shares={"recalled": 1.0})
+    included, excluded = pack_items(items, config=config)
+    assert [i.id for i in included] == ["r"]
+    assert [(e.item.id, e.reason) for e in excluded] == [("doc", "over_budget")]
+
+
+def test_a_rejected_fact_is_never_packed_nor_revived_from_durable_memory() -> None:
+    rejected = Fact(
+        id="f-vegan",
+        key="diet",
+        value="vegan",
+        status="rejected",
+        observed_at=NOW - timedelta(days=2),
+    )
+    kept = Fact(id="f-name", key="name", value="Ana", observed_at=NOW - timedelta(days=1))
+    durable_copy = rejected.model_copy(update={"status": "active"})
+    durable_rejected = Fact(
+        id="f-cats", key="likes", value="cats", status="rejected", observed_at=NOW
+    )
+    package = pack(
+        {"messages": [HumanMessage("dinner ideas?", id="r")], "facts": [rejected, kept]},
+        durable_facts=[durable_copy, durable_rejected],
+    )
+    rendered = "".join(str(m.content) for m in package.to_messages())
+    assert "vegan" not in rendered and "cats" not in rendered
+    assert "> user name: Ana" in rendered
+    assert [(e.item.id, e.reason, e.detail) for e in package.excluded] == [
+        ("f-vegan", "superseded", "rejected")
+    ]
+    assert "f-name" in package.included_ids and "f-cats" not in package.excluded_ids
+
+
+def test_a_kind_that_exactly_fills_its_share_is_packed_in_the_first_pass() -> None:
+    """At its share the recalled item goes in first; one token over, it waits behind the fact."""
+
+    def item(item_id: str, kind: str, tokens: int) -> ContextItem:
+        return ContextItem(
+            id=item_id, kind=kind, content="x", priority=Priority.HIGH, tokens=tokens, source="t"
+        )
+
+    config = MemoryConfig(token_budget=100, output_reserve=0, shares={"recalled": 0.5, "fact": 0.5})
+    included, excluded = pack_items(
+        [item("doc", "recalled", 50), item("f", "fact", 60)], config=config
+    )
+    assert [i.id for i in included] == ["doc"]
+    assert [(e.item.id, e.reason) for e in excluded] == [("f", "over_budget")]
+    included, excluded = pack_items(
+        [item("doc", "recalled", 51), item("f", "fact", 60)], config=config
+    )
+    assert [i.id for i in included] == ["f"]
+    assert [(e.item.id, e.reason) for e in excluded] == [("doc", "over_budget")]
+
+
+def test_recent_turns_past_one_that_does_not_fit_its_share_wait_for_it() -> None:
+    """The first pass stops the recent turns at the first that overflows their share.
+
+    An older turn that would fit the share must not be packed without the one
+    between (a gap in the conversation); when that one does not fit the budget
+    either, both go.
+    """
+
+    def turn(item_id: str, rank: int, tokens: int) -> ContextItem:
+        return ContextItem(
+            id=item_id,
+            kind="recent_turn",
+            content="x",
+            priority=Priority.MEDIUM,
+            tokens=tokens,
+            source="t",
+            rank=rank,
+        )
+
+    config = MemoryConfig(token_budget=100, output_reserve=0, shares={"recent_turn": 0.5})
+    items = [turn("newest", 0, 10), turn("big", 1, 95), turn("older", 2, 10)]
+    included, excluded = pack_items(items, config=config)
+    assert [i.id for i in included] == ["newest"]
+    assert [(e.item.id, e.reason) for e in excluded] == [
+        ("big", "over_budget"),
+        ("older", "over_budget"),
+    ]
+
+
+def test_each_data_item_header_names_its_trust_level() -> None:
+    said = Fact(id="f-name", key="name", value="Ana", observed_at=NOW - timedelta(days=1))
+    seen = Fact(
+        id="f-tool",
+        key="order",
+        value="shipped",
+        trust_level=TrustLevel.TOOL_OBSERVED,
+        observed_at=NOW,
+    )
+    package = pack({"messages": [HumanMessage("hi", id="r")], "facts": [said, seen]})
+    context = package.to_messages()[1].content
+    assert context.split("\n\n", 1)[1] == (
+        "[fact | f-tool | tool_observed]\n> user order: shipped\n\n"
+        "[fact | f-name | user_claimed]\n> user name: Ana"
+    )
+
+
+def test_the_second_pass_serves_the_kind_with_the_larger_share_first() -> None:
+    def item(item_id: str, kind: str) -> ContextItem:
+        return ContextItem(
+            id=item_id, kind=kind, content="x", priority=Priority.HIGH, tokens=70, source="t"
+        )
+
+    # Both overflow their share in the first pass; only one fits the budget after.
+    config = MemoryConfig(token_budget=100, output_reserve=0, shares={"recalled": 0.6, "fact": 0.2})
+    included, excluded = pack_items([item("doc", "recalled"), item("f", "fact")], config=config)
+    assert [i.id for i in included] == ["doc"]
+    assert [(e.item.id, e.reason) for e in excluded] == [("f", "over_budget")]
