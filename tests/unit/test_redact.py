@@ -72,6 +72,38 @@ def test_every_probe_form_is_redacted(text: str, secret: str, label: str) -> Non
     assert has_personal_data(text)
 
 
+# A phone number has 7 to 15 digits: each bound, on both sides.
+PHONE_BOUNDS = [
+    ("call 123 456 now", "call 123 456 now"),  # 6 digits: kept
+    ("call 123-4567 now", "call [phone] now"),  # 7 digits
+    ("tel 12 345 6 now", "tel 12 345 6 now"),  # 6
+    ("tel 12 345 67 now", "tel [phone] now"),  # 7
+    ("call 123-456 x7 now", "call 123-456 x7 now"),  # 6, and an extension that does not count
+    ("tel (123) (456) (789) (012) (345) now", "tel [phone]) now"),  # 15
+    ("tel (123) (456) (789) (012) (3456) now", "tel (123) (456) (789) (012) (3456) now"),  # 16
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PHONE_BOUNDS)
+def test_a_phone_number_has_seven_to_fifteen_digits(text: str, expected: str) -> None:
+    assert redact(text) == expected
+    assert has_personal_data(text) is (expected != text)
+
+
+# A card number has 13 to 19 digits: each bound, on both sides (12 digits are a phone's).
+CARD_BOUNDS = [
+    ("card 422222222222 ok", "card [phone] ok"),  # 12 digits
+    ("card 4222222222222 ok", "card [card] ok"),  # 13
+    ("card 4111-1111-1111-1111-111 ok", "card [card] ok"),  # 19
+    ("card 4111-1111-1111-1111-1111 ok", "card 4111-1111-1111-1111-1111 ok"),  # 20
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CARD_BOUNDS)
+def test_a_card_number_has_thirteen_to_nineteen_digits(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
 @pytest.mark.parametrize("text", LEFT_ALONE)
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == text
