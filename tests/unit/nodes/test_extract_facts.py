@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.types import Overwrite
 
 from memorygraph import ConfigError, MemoryConfig, TrustLevel
@@ -577,7 +577,7 @@ def test_rejected_assumptions_stay_refused_after_trimming() -> None:
         "ok",
     ]
     facts, overwrites = converse(texts, MemoryConfig(fact_history_limit=0))
-    assert overwrites > 0
+    assert overwrites == 4
     assert not [f for f in facts if f.key == "favourite_colour" and f.status != "active"]
     # Both assumptions were rejected by one "that's wrong"; the do_not_assume fact
     # names the last one, so the first is kept as the only thing that refuses it.
@@ -603,3 +603,63 @@ def test_fact_history_is_bounded_through_the_graph(backend_url: str, stack: Exit
         ("pink", "active"),
     ]
     assert fact_lines(values["context_package"]) == ["user favourite_colour: pink"]
+
+
+# --- what the mutation pass of issue 21 found unguarded -----------------------------
+
+
+def test_liking_one_thing_and_disliking_another_keeps_both() -> None:
+    likes = Claim(key="likes", value="cats", source_turn_id="h1")
+    dislikes_dogs = Claim(key="dislikes", value="dogs", source_turn_id="h2")
+    dislikes_cats = Claim(key="dislikes", value="cats", source_turn_id="h3")
+    first = run(
+        HumanMessage("I like cats.", id="h1"),
+        HumanMessage("I don't like dogs.", id="h2"),
+        extractor=Scripted(likes, dislikes_dogs),
+    )
+    assert sorted((f.key, f.value, f.status) for f in first) == [
+        ("dislikes", "dogs", "active"),
+        ("likes", "cats", "active"),
+    ]
+    # Disliking the same thing is the opposite, and supersedes it.
+    second = run(
+        HumanMessage("I don't like cats.", id="h3"),
+        facts=first,
+        watermark="h2",
+        extractor=Scripted(dislikes_cats),
+    )
+    assert sorted((f.key, f.value, f.status) for f in second) == [
+        ("dislikes", "cats", "active"),
+        ("dislikes", "dogs", "active"),
+        ("likes", "cats", "superseded"),
+    ]
+
+
+def test_restating_a_fact_never_lowers_its_trust() -> None:
+    seen = Claim(key="order", value="shipped", source_turn_id="t1")
+    said = Claim(key="order", value="shipped", source_turn_id="h2")
+    facts = run(
+        ToolMessage("order: shipped", tool_call_id="c1", id="t1"),
+        extractor=Scripted(seen),
+    )
+    assert [(f.key, f.trust_level) for f in facts] == [("order", TrustLevel.TOOL_OBSERVED)]
+    facts = run(
+        HumanMessage("My order shipped.", id="h2"),
+        facts=facts,
+        watermark="t1",
+        extractor=Scripted(said),
+    )
+    (fact,) = facts
+    assert (fact.trust_level, fact.source_turn_id) == (TrustLevel.TOOL_OBSERVED, "h2")
+
+
+def test_only_user_and_tenant_facts_are_proposed_for_durable_memory() -> None:
+    claims = [
+        Claim(key=f"note_{scope}", value="x", source_turn_id="h1", scope=scope)
+        for scope in ("thread", "user", "tenant")
+    ]
+    update = extract_facts_from(
+        [HumanMessage("Remember these.", id="h1")], extractor=Scripted(*claims), now=NOW
+    )
+    assert sorted(f.key for f in update.facts) == ["note_tenant", "note_thread", "note_user"]
+    assert sorted(c.fact.key for c in update.candidates) == ["note_tenant", "note_user"]
