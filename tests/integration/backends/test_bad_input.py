@@ -405,6 +405,22 @@ text = st.text(
     max_size=60,
 )
 ids = st.one_of(st.text(max_size=8), st.sampled_from(["", " ", "h1", "h1", "c1"]))
+# Sentences the rule-based extractor turns into facts, corrections and retractions,
+# so that the fuzz reaches reconciliation and not only the parser.
+claims = st.sampled_from(
+    [
+        "My name is Ana.",
+        "I live in Lisbon.",
+        "Actually, I live in Porto.",
+        "I no longer live in Lisbon.",
+        "That's wrong.",
+        "I like cats.",
+        "I don't like cats.",
+        "My favourite colour is teal.",
+        "We decided to use PostgreSQL.",
+    ]
+)
+said = st.one_of(text, claims)
 
 
 @st.composite
@@ -414,9 +430,9 @@ def messages(draw: st.DrawFn) -> list[BaseMessage]:
         kind = draw(st.sampled_from(["human", "ai", "call", "tool", "system", "chat", "remove"]))
         message_id = draw(st.one_of(st.none(), ids))
         if kind == "human":
-            found.append(HumanMessage(draw(text), id=message_id))
+            found.append(HumanMessage(draw(said), id=message_id))
         elif kind == "ai":
-            found.append(AIMessage(draw(text), id=message_id))
+            found.append(AIMessage(draw(said), id=message_id))
         elif kind == "call":
             calls = [
                 {"name": draw(st.sampled_from(["f", "g"])), "args": {"x": draw(text)}, "id": c}
@@ -424,9 +440,9 @@ def messages(draw: st.DrawFn) -> list[BaseMessage]:
             ]
             found.append(AIMessage(draw(text), tool_calls=calls, id=message_id))
         elif kind == "tool":
-            found.append(ToolMessage(draw(text), tool_call_id=draw(ids), id=message_id))
+            found.append(ToolMessage(draw(said), tool_call_id=draw(ids), id=message_id))
         elif kind == "system":
-            found.append(SystemMessage(draw(text), id=message_id))
+            found.append(SystemMessage(draw(said), id=message_id))
         elif kind == "chat":
             found.append(ChatMessage(role=draw(st.text(max_size=6)), content=draw(text)))
         else:
@@ -531,7 +547,33 @@ def test_fuzz_the_extractor_raises_only_memorygraph_errors(
         )
     except MemoryGraphError:
         return
-    update.state_update({"messages": messages, "facts": facts})
+    # The same input gives the same update (extraction is a pure function of it).
+    assert update == extract_facts_from(
+        messages, facts=facts, durable=durable, watermark=watermark, now=now
+    )
+    changed = update.state_update({"messages": messages, "facts": facts})
+    assert set(changed) <= {
+        "facts",
+        "pending",
+        "task",
+        "references",
+        "memory_events",
+        "extracted_through",
+    }
+    ids = [fact.id for fact in update.facts]
+    assert len(ids) == len(set(ids))  # one change per fact
+    # Trust is capped by who spoke: a new fact is never system_verified, and is at
+    # most what the speakers present allow (only the model spoke: model_inferred).
+    speakers = {message.type for message in messages}
+    allowed = {TrustLevel.MODEL_INFERRED}
+    if speakers & {"human", "system"}:
+        allowed.add(TrustLevel.USER_CLAIMED)
+    if "tool" in speakers:
+        allowed.add(TrustLevel.TOOL_OBSERVED)
+    known = {fact.id for fact in [*facts, *durable]}
+    assert {fact.trust_level for fact in update.facts if fact.id not in known} <= allowed
+    # Only retired facts name what superseded them.
+    assert all(fact.superseded_by is None for fact in update.facts if fact.status == "active")
 
 
 def test_a_lone_surrogate_that_got_past_the_reducer_cannot_break_the_packer() -> None:
