@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install format lint typecheck test test-fast test-embeddings test-compat bench bench-locomo notebooks demo studio clean
+.PHONY: install install-bench format lint typecheck test test-fast test-embeddings test-compat bench bench-locomo notebooks demo studio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,bench]"
 	@touch $(BENCH_STAMP)
+
+# The [bench] extra (langmem) in .venv: with it, make test also runs the LangMem
+# comparison (tests/integration/scale/test_bench_smoke.py::test_langmem_anchor).
+install-bench: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_tokens.py
