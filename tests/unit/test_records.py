@@ -1,0 +1,78 @@
+"""Records: enums, package ids, summary invariants."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from memorygraph import ContextItem, ContextPackage, Priority, SessionSummary, TrustLevel
+from memorygraph.records import RENDER_ORDER, ItemKind
+
+
+def test_priority_and_trust_values() -> None:
+    assert [p.value for p in Priority] == [100, 80, 50, 20]
+    assert {t.value for t in TrustLevel} == {
+        "user_claimed",
+        "system_verified",
+        "model_inferred",
+        "tool_observed",
+    }
+
+
+def test_render_order_is_the_documented_order() -> None:
+    order = sorted(RENDER_ORDER, key=RENDER_ORDER.__getitem__)
+    assert [k.value for k in order] == [
+        "policy",
+        "authority",
+        "task_state",
+        "request",
+        "clarification",
+        "fact",
+        "summary",
+        "recalled",
+        "tool_result",
+        "recent_turn",
+        "output_contract",
+    ]
+
+
+def item(item_id: str) -> ContextItem:
+    return ContextItem(
+        id=item_id, kind=ItemKind.FACT, content="c", priority=Priority.LOW, tokens=1, source="s"
+    )
+
+
+def test_package_id_is_the_sha256_of_its_content() -> None:
+    a = ContextPackage(items=[item("x")], total_tokens=1, budget=10, prompt_version="v")
+    b = ContextPackage(items=[item("x")], total_tokens=1, budget=10, prompt_version="v")
+    c = ContextPackage(items=[item("y")], total_tokens=1, budget=10, prompt_version="v")
+    assert a.id == b.id != c.id
+    assert ContextPackage.model_validate_json(a.to_json()) == a
+    # The sha256 (not another 64-hex-digit hash) of the canonical JSON without the id.
+    body = a.model_dump(mode="json", exclude={"id"})
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert a.id == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert a.id == "292ab494474a80f38d4d3e5ae648e1d6446bb35eb27ec7f1e61b5f577969718b"
+
+
+def test_package_with_a_forged_id_is_refused() -> None:
+    good = ContextPackage(items=[item("x")], total_tokens=1, budget=10, prompt_version="v")
+    data = good.model_dump()
+    data["items"][0]["content"] = "tampered"
+    with pytest.raises(ValidationError, match="does not match its content"):
+        ContextPackage.model_validate(data)
+
+
+def test_summary_cannot_confirm_what_was_rejected() -> None:
+    with pytest.raises(ValidationError, match="rejected assumptions"):
+        SessionSummary(
+            confirmed_decisions=["Intent to violate"], rejected_assumptions=["intent to violate"]
+        )
+
+
+def test_records_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        item("x").content = "changed"  # type: ignore[misc]
