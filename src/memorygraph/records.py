@@ -128,7 +128,7 @@ def _canonical_json(value: Any) -> str:
 class ContextPackage(_Record):
     """The one input envelope for a model call: deterministic, budgeted, auditable.
 
-    Build packages with `memorygraph.nodes.pack_context.build_package` (or the
+    Build packages with `memorygraph.nodes.packer.build_package` (or the
     graph); the id is the sha256 of the package's canonical JSON, so the same
     state and request always give the same id and the same rendered bytes.
 

@@ -75,3 +75,22 @@ def test_names_that_moved_still_import_with_a_warning() -> None:
         assert name not in memorygraph.__all__
     with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
         memorygraph.Nonexistent  # noqa: B018
+
+
+def test_no_node_object_shadows_a_module() -> None:
+    """``memorygraph.nodes.<name>`` is a node or a module, never a node hiding a module."""
+    import importlib
+    import pkgutil
+    import types
+
+    from memorygraph.nodes import MemoryStep
+
+    modules = {info.name for info in pkgutil.iter_modules(memorygraph.nodes.__path__)}
+    assert modules == {"approval", "extraction", "model", "packer", "steps", "summarization"}
+    for name in modules:
+        module = importlib.import_module(f"memorygraph.nodes.{name}")
+        assert isinstance(getattr(memorygraph.nodes, name), types.ModuleType), name
+        assert module is getattr(memorygraph.nodes, name)
+    for node in ("extract_facts", "approve", "summarize", "pack_context"):
+        assert isinstance(getattr(memorygraph.nodes, node), MemoryStep), node
+        assert node not in modules

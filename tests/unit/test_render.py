@@ -51,7 +51,7 @@ from memorygraph import (
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
 from memorygraph.extractors.base import Claim, Extraction
-from memorygraph.nodes.extract_facts import extract_facts_from
+from memorygraph.nodes.extraction import extract_facts_from
 from memorygraph.packing import build_package
 from memorygraph.records import ItemKind, TaskState
 from memorygraph.rendering.messages import CONTEXT_HEADER, SYSTEM_KINDS, render_block

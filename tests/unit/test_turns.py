@@ -11,8 +11,8 @@ from langgraph.store.memory import InMemoryStore
 
 import memorygraph.turns as turns
 from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
-from memorygraph.nodes.extract_facts import new_turns
-from memorygraph.nodes.summarize import plan_fold
+from memorygraph.nodes.extraction import new_turns
+from memorygraph.nodes.summarization import plan_fold
 from memorygraph.tokens import TokenCounter
 from memorygraph.turns import message_window
 

@@ -48,7 +48,7 @@ from memorygraph.errors import (
     InvalidMessageError,
 )
 from memorygraph.inputs import validate_messages
-from memorygraph.nodes.approve import check_resume
+from memorygraph.nodes.approval import check_resume
 from memorygraph.packing import build_package
 from memorygraph.records import ContextPackage
 from memorygraph.state import MemoryState

@@ -51,11 +51,11 @@ from memorygraph.graph._guard import (
     verify_snapshot,
 )
 from memorygraph.graph._lock import athread_lock, prune_target, thread_lock
-from memorygraph.nodes.approve import make_approve, needs_approval
-from memorygraph.nodes.call_model import make_call_model
-from memorygraph.nodes.extract_facts import make_extract_facts
-from memorygraph.nodes.pack_context import make_pack_context
-from memorygraph.nodes.summarize import make_summarize
+from memorygraph.nodes.approval import make_approve, needs_approval
+from memorygraph.nodes.extraction import make_extract_facts
+from memorygraph.nodes.model import make_call_model
+from memorygraph.nodes.packer import make_pack_context
+from memorygraph.nodes.summarization import make_summarize
 from memorygraph.state import MemoryState
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread

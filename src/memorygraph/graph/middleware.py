@@ -66,12 +66,12 @@ from memorygraph.context import resolve_identity
 from memorygraph.errors import ConfigError
 from memorygraph.extractors.base import FactExtractor
 from memorygraph.graph._guard import check_owner
-from memorygraph.nodes.approve import make_approve, needs_approval
-from memorygraph.nodes.call_model import arecord_audit, record_audit, strip_reasoning, usage_of
-from memorygraph.nodes.extract_facts import make_extract_facts, new_turns
-from memorygraph.nodes.pack_context import make_pack_context
+from memorygraph.nodes.approval import make_approve, needs_approval
+from memorygraph.nodes.extraction import make_extract_facts, new_turns
+from memorygraph.nodes.model import arecord_audit, record_audit, strip_reasoning, usage_of
+from memorygraph.nodes.packer import make_pack_context
 from memorygraph.nodes.steps import MemoryStep
-from memorygraph.nodes.summarize import make_summarize
+from memorygraph.nodes.summarization import make_summarize
 from memorygraph.records import (
     ContextPackage,
     SessionSummary,

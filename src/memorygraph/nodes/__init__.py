@@ -7,17 +7,17 @@ plain functions ``step.run(state, config, runtime)`` and ``step.arun`` are the
 step itself.
 """
 
-from memorygraph.nodes.approve import approve, make_approve, needs_approval
-from memorygraph.nodes.call_model import make_call_model, strip_reasoning
-from memorygraph.nodes.extract_facts import (
+from memorygraph.nodes.approval import approve, make_approve, needs_approval
+from memorygraph.nodes.extraction import (
     aextract_facts_from,
     extract_facts,
     extract_facts_from,
     make_extract_facts,
 )
-from memorygraph.nodes.pack_context import make_pack_context, pack_context
+from memorygraph.nodes.model import make_call_model, strip_reasoning
+from memorygraph.nodes.packer import make_pack_context, pack_context
 from memorygraph.nodes.steps import MemoryStep
-from memorygraph.nodes.summarize import (
+from memorygraph.nodes.summarization import (
     asummarize_messages,
     make_summarize,
     summarize,

@@ -3,7 +3,7 @@
 A package shows the newest five open questions and risk notes of a summary
 (the record keeps more; their turns are in the archive, where recall finds
 them). A summary stands for every turn folded out of the window, so the packer puts it
-in right after the critical items (`memorygraph.nodes.pack_context.pack_items`).
+in right after the critical items (`memorygraph.nodes.packer.pack_items`).
 That is only fair to the rest of the package when the summary keeps to its
 share: a summary larger than its share is shortened here, its least lasting
 entries first, oldest first within each kind: open questions, then risk notes,

@@ -61,7 +61,7 @@ from memorygraph.errors import (
     ResumeValueError,
 )
 from memorygraph.graph import MemoryGraph
-from memorygraph.nodes.extract_facts import extract_facts_from
+from memorygraph.nodes.extraction import extract_facts_from
 from memorygraph.packing import build_package
 from memorygraph.records import TaskState
 from tests.fakes import RecordingChatModel

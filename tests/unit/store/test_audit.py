@@ -19,7 +19,7 @@ from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.cli import EXIT_ERROR, EXIT_OK, main
 from memorygraph.context import Identity
 from memorygraph.errors import ReplayError
-from memorygraph.nodes.call_model import record_audit
+from memorygraph.nodes.model import record_audit
 from memorygraph.packing import build_package
 from memorygraph.records import AuditRecord
 from memorygraph.redact import redact

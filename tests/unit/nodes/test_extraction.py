@@ -14,7 +14,7 @@ from memorygraph import MemoryConfig, TrustLevel
 from memorygraph.context import Identity
 from memorygraph.errors import ConfigError
 from memorygraph.extractors import Claim, Extraction
-from memorygraph.nodes.extract_facts import extract_facts_from, new_turns
+from memorygraph.nodes.extraction import extract_facts_from, new_turns
 from memorygraph.packing import build_package
 from memorygraph.records import Fact
 from memorygraph.state import merge_facts

@@ -23,12 +23,12 @@ from memorygraph import (
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
-from memorygraph.nodes.summarize import asummarize_messages, plan_fold, summarize_messages
+from memorygraph.nodes.summarization import asummarize_messages, plan_fold, summarize_messages
 from memorygraph.packing import build_package
 from memorygraph.store.archive import read_archive
 from memorygraph.summarizers import ExtractiveSummarizer, LLMSummarizer
 from tests.fakes import RecordingChatModel
-from tests.unit.nodes.test_pack_context import assert_tool_calls_intact, histories
+from tests.unit.nodes.test_packer import assert_tool_calls_intact, histories
 
 COUNTER = TokenCounter()
 ANA = MemoryContext(tenant_id="acme", user_id="ana")

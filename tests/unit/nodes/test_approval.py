@@ -20,8 +20,8 @@ from langgraph.types import Command
 from memorygraph import MemoryConfig, MemoryContext, MemoryState, create_memory_graph
 from memorygraph.checkpointers import aopen_checkpointer, aopen_store, memorygraph_serializer
 from memorygraph.errors import ResumeValueError
-from memorygraph.nodes.approve import make_approve, parse_resume
-from memorygraph.nodes.extract_facts import candidate_for
+from memorygraph.nodes.approval import make_approve, parse_resume
+from memorygraph.nodes.extraction import candidate_for
 from memorygraph.records import Fact, MemoryCandidate
 from memorygraph.store.facts import aload_facts, load_facts
 from memorygraph.store.namespaces import facts_namespace
