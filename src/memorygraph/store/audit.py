@@ -1,6 +1,6 @@
 """The audit log: one record per model call, append-only, and the restricted replay record.
 
-Two namespaces per user (seed 003, sections 26 and 27):
+Two namespaces per user (docs/architecture.md, "Reliability, privacy and the audit trail"):
 
 * ``("memorygraph", tenant, user, "audit")``, the **general trace**: an
   `AuditRecord` per package sent to a model, keyed ``"<thread_id>:<package_id>"``,
