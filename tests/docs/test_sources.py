@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = re.compile(r"\bseeds?[ _/]0\d\d\b|\bseeds/|shared/seeds", re.IGNORECASE)
+SEED = re.compile(r"\bseeds?[ _/]0\d\d(?!\d)|\bseeds/|shared/seeds", re.IGNORECASE)
 
 
 def test_nothing_cites_the_seed_documents() -> None:
