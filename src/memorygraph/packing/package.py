@@ -47,9 +47,16 @@ from memorygraph.records import (
     ExcludedItem,
     Fact,
     ItemKind,
+    Priority,
     SessionSummary,
 )
-from memorygraph.rendering.cost import message_overheads, rendering_tokens
+from memorygraph.rendering.cost import (
+    data_tokens,
+    message_overheads,
+    recalled_tokens,
+    rendering_tokens,
+)
+from memorygraph.rendering.messages import SYSTEM_KINDS
 from memorygraph.tokens import TokenCounter
 from memorygraph.turns import message_window
 
@@ -177,6 +184,7 @@ def _package(
             _fit_summary(item, summary, cap, counter) if item.kind is ItemKind.SUMMARY else item
             for item in allowed
         ]
+    repriced_once = False
     while True:
         included, over = pack_items(
             allowed,
@@ -206,9 +214,48 @@ def _package(
         exact = counter.count_messages(draft.to_messages())
         if exact <= config.available_tokens:
             return ContextPackage(**fields, total_tokens=exact)
+        repriced = None if repriced_once else _reprice(allowed, included, counter)
+        repriced_once = True
+        if repriced is not None:
+            # An item declared smaller than it renders: it pays its own size, so
+            # what it displaces is chosen by priority, not the items packed first.
+            allowed = repriced
+            continue
         # Token counts are not exactly additive across block boundaries: make room
         # by raising the overhead until the exact count fits.
         overhead += exact - config.available_tokens
+
+
+def _reprice(
+    allowed: Sequence[ContextItem], included: Sequence[ContextItem], counter: TokenCounter
+) -> list[ContextItem] | None:
+    """The candidates with each included data item that declared less than it renders repriced.
+
+    Returns None when no included item under-declared (the drift is the
+    tokenizer's, across block boundaries).
+    """
+    true_sizes = {
+        item.id: cost
+        for item in included
+        if item.message is None
+        and item.priority is not Priority.CRITICAL
+        and item.kind not in SYSTEM_KINDS
+        and (cost := _least_cost(item, counter)) > item.tokens
+    }
+    if not true_sizes:
+        return None
+    return [
+        item.model_copy(update={"tokens": true_sizes[item.id]}) if item.id in true_sizes else item
+        for item in allowed
+    ]
+
+
+def _least_cost(item: ContextItem, counter: TokenCounter) -> int:
+    # A recalled passage after another of its session shares that one's header:
+    # the least it can cost is what it adds to the block.
+    if item.kind is ItemKind.RECALLED:
+        return recalled_tokens(item, counter)[1]
+    return data_tokens(item, counter)
 
 
 def _fit_summary(

@@ -267,14 +267,8 @@ def test_a_summary_larger_than_its_share_is_shortened_to_it_and_still_packed() -
     assert "Question 0 " not in item.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a counterexample the property test drew (issue 21's mutation pass): the summary "
-    "fits beside the critical items but ten small recalled items leave it out; reported, "
-    "not fixed in a tests-only change",
-)
 def test_the_summary_that_fits_is_not_pushed_out_by_recall_counterexample() -> None:
+    """Ten recalled items that under-declare their size pay their own size on the retry."""
     prop = test_property_the_turn_in_progress_is_whole_or_the_package_fails_closed
     inner = prop.hypothesis.inner_test  # type: ignore[attr-defined]
     inner(history=0, rounds=[[216]], recalled=[5] * 10, summary_words=118, budget=870)
