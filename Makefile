@@ -46,7 +46,7 @@ $(EMB_STAMP): pyproject.toml
 	@touch $(EMB_STAMP)
 
 test-embeddings: $(EMB_STAMP)
-	HF_HUB_OFFLINE=1 $(EMB_VENV)/bin/pytest -p no:cacheprovider tests/unit/retrieval
+	HF_HUB_OFFLINE=1 $(EMB_VENV)/bin/pytest -p no:cacheprovider tests/unit/retrieval tests/unit/nodes/test_pack_context_recall.py
 
 # The lowest LangGraph and LangChain releases pyproject.toml admits, in a venv of
 # their own: the graph, drop-in, middleware and Studio tests run against them, so
