@@ -51,7 +51,11 @@ def reply_text(request: str) -> str:
 
 def _block(marker: str | None, why: str) -> None:
     if marker:
-        Path(marker).write_text(why)
+        # Written whole, then renamed: the test kills the worker as soon as the
+        # marker exists, and must never see it created but still empty.
+        partial = Path(f"{marker}.partial")
+        partial.write_text(why)
+        partial.replace(marker)
     time.sleep(3600)  # until SIGKILL
 
 
