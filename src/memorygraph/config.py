@@ -17,7 +17,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memorygraph.errors import ConfigError, validation_message
-from memorygraph.records import ItemKind
+from memorygraph.kinds import ItemKind
 
 __all__ = ["DEFAULT_OUTPUT_CONTRACT", "DEFAULT_POLICY", "DEFAULT_SHARES", "MemoryConfig"]
 

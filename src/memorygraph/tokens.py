@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import tiktoken
 import tiktoken.model
@@ -45,12 +45,16 @@ from tiktoken_ext import openai_public
 
 from memorygraph.errors import ConfigError, EncodingError, InvalidMessageError
 
+if TYPE_CHECKING:
+    from memorygraph.config import MemoryConfig
+
 __all__ = [
     "DEFAULT_ENCODING",
     "SUPPORTED_ENCODINGS",
     "TokenCacheInfo",
     "TokenCounter",
     "TokenCounterProtocol",
+    "counter_for",
     "encoding_name_for_model",
     "load_encoding",
     "shared_counter",
@@ -556,3 +560,19 @@ def shared_counter(encoding: str | None = None, *, model: str | None = None) -> 
         if counter is None:
             counter = _SHARED[key] = TokenCounter(encoding, model=model)
         return counter
+
+
+def counter_for(config: MemoryConfig) -> TokenCounter:
+    """The shared counter for a config: its model's encoding when it names one, else its encoding.
+
+    Every node that counts with its default counter asks here, so the packer and
+    the summarizer share one cache of counts for one config.
+
+    Example:
+        >>> from memorygraph import MemoryConfig
+        >>> counter_for(MemoryConfig()) is shared_counter("o200k_base")
+        True
+    """
+    if config.model_name:
+        return shared_counter(model=config.model_name)
+    return shared_counter(config.encoding)

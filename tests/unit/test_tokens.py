@@ -486,3 +486,19 @@ def test_protocol() -> None:
     assert isinstance(TokenCounter(), TokenCounterProtocol)
     assert isinstance(CharsOverFour(), TokenCounterProtocol)
     assert not isinstance(object(), TokenCounterProtocol)
+
+
+def test_one_counter_per_config_for_every_node() -> None:
+    """The packer and the summarizer count with the same counter, the model's when one is named."""
+    from unittest import mock
+
+    from memorygraph import MemoryConfig
+    from memorygraph.nodes import summarization
+    from memorygraph.tokens import counter_for, shared_counter
+
+    named = MemoryConfig(model_name="gpt-4o")
+    assert counter_for(named) is shared_counter(model="gpt-4o")
+    assert counter_for(MemoryConfig()) is shared_counter("o200k_base")
+    with mock.patch.object(summarization, "counter_for", wraps=counter_for) as asked:
+        summarization.make_summarize(named)
+    asked.assert_called_once_with(named)

@@ -28,7 +28,6 @@ from langgraph.store.base import BaseStore
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity, MemoryContext, resolve_identity
 from memorygraph.nodes.steps import MemoryStep
-from memorygraph.packing.budget import default_counter
 from memorygraph.packing.package import build_package
 from memorygraph.records import (
     ContextPackage,
@@ -38,7 +37,7 @@ from memorygraph.retrieval import Retriever, arecall_items, default_retriever, r
 from memorygraph.store.audit import arecord_package_inputs, record_package_inputs
 from memorygraph.store.facts import asearch_facts, search_facts
 from memorygraph.store.threads import aregister_thread, register_thread
-from memorygraph.tokens import TokenCounter
+from memorygraph.tokens import TokenCounter, counter_for
 from memorygraph.turns import message_text, message_window
 
 __all__ = ["make_pack_context", "pack_context"]
@@ -83,7 +82,7 @@ def make_pack_context(
         'Hello!'
     """
     memory_config = config or MemoryConfig()
-    tokens = counter or default_counter(memory_config)
+    tokens = counter or counter_for(memory_config)
 
     def begin(
         state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime[MemoryContext]

@@ -40,7 +40,7 @@ from memorygraph.records import SessionSummary
 from memorygraph.store.archive import aarchive_turns, archive_turns
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
-from memorygraph.tokens import TokenCounter, shared_counter
+from memorygraph.tokens import TokenCounter, counter_for
 from memorygraph.turns import message_id, message_window, turn_units
 
 __all__ = [
@@ -236,7 +236,7 @@ def make_summarize(
     engine = summarizer or ExtractiveSummarizer()
     # One counter for the node's life (shared with the other nodes' defaults):
     # the window's counts stay cached from turn to turn.
-    tokens = counter or shared_counter(memory_config.encoding)
+    tokens = counter or counter_for(memory_config)
     warned: list[bool] = []  # the no-store warning is logged once per node, not every turn
 
     def summarize(

@@ -27,9 +27,9 @@ from memorygraph.records import (
     Priority,
 )
 from memorygraph.rendering.messages import SYSTEM_KINDS
-from memorygraph.tokens import TokenCounter, shared_counter
+from memorygraph.tokens import TokenCounter, counter_for
 
-__all__ = ["CONTIGUOUS", "adapt_shares", "default_counter", "pack_items", "render_order"]
+__all__ = ["CONTIGUOUS", "adapt_shares", "pack_items", "render_order"]
 
 # Kinds packed newest first without gaps: dropping an older turn while keeping a
 # newer one would leave the model a conversation with holes in it.
@@ -264,7 +264,7 @@ def _shorten_turn(
     # first, shortened visibly; then the package fails closed.
     available = config.available_tokens
     shortened = shorten_tool_results(
-        critical, used - available, counter=counter or default_counter(config)
+        critical, used - available, counter=counter or counter_for(config)
     )
     if shortened is None:
         raise ContextBudgetExceeded(
@@ -312,11 +312,3 @@ def render_order(items: Sequence[ContextItem]) -> list[ContextItem]:
         return (RENDER_ORDER[item.kind], -item.priority, item.rank, item.id)
 
     return sorted(items, key=key)
-
-
-def default_counter(config: MemoryConfig) -> TokenCounter:
-    """The process's shared `TokenCounter` for a config's model or encoding."""
-    # summarize's default too: the nodes share one cache of counts.
-    if config.model_name:
-        return shared_counter(model=config.model_name)
-    return shared_counter(config.encoding)

@@ -32,7 +32,7 @@ from memorygraph.errors import (
     InvalidMessageError,
     validation_message,
 )
-from memorygraph.packing.budget import adapt_shares, default_counter, pack_items
+from memorygraph.packing.budget import adapt_shares, pack_items
 from memorygraph.packing.candidates import (
     collect_items,
     exclude,
@@ -57,7 +57,7 @@ from memorygraph.rendering.cost import (
     rendering_tokens,
 )
 from memorygraph.rendering.messages import SYSTEM_KINDS
-from memorygraph.tokens import TokenCounter
+from memorygraph.tokens import TokenCounter, counter_for
 from memorygraph.turns import message_window
 
 __all__ = ["abuild_package", "build_package", "filter_items"]
@@ -124,7 +124,7 @@ def build_package(
     Raises:
         ContextBudgetExceeded: When the critical items do not fit.
     """
-    counter = counter or default_counter(config)
+    counter = counter or counter_for(config)
     now = now or datetime.now(UTC)
     candidates, excluded = collect_items(
         state,
