@@ -34,7 +34,12 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +160,18 @@ class PruneTarget:
             await aprune_thread(self.checkpointer, self.thread_id)
         except database_errors() as exc:
             _log_failure(self.thread_id, exc)
+
+    def deferred_sync(self) -> AbstractContextManager[None]:
+        """Held around the run: its saves need not wait for the disk, the prune does.
+
+        See `memorygraph.checkpointers.backends.sqlite_sync`; a no-op for the
+        backends that have no such setting.
+        """
+        return adapter_for(self.checkpointer).deferred_sync(self.checkpointer)
+
+    def adeferred_sync(self) -> AbstractAsyncContextManager[None]:
+        """Async twin of `deferred_sync`."""
+        return adapter_for(self.checkpointer).adeferred_sync(self.checkpointer)
 
 
 def prune_target(

@@ -246,9 +246,11 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         ``"latest"``, the thread keeps only its latest checkpoint
         (`memorygraph.checkpointers.prune_thread`). A run that raises, or whose
         stream is closed early, prunes nothing; nor does a run from a named
-        ``checkpoint_id`` (a fork or a replay). Run as a subgraph (a node of
-        a parent graph), it streams as LangGraph does: the parent run guards
-        the thread.
+        ``checkpoint_id`` (a fork or a replay). On SQLite, a run that prunes
+        commits its saves without waiting for the disk, and its prune waits
+        once for all of them (`memorygraph.checkpointers.backends.sqlite_sync`).
+        Run as a subgraph (a node of a parent graph), it streams as LangGraph
+        does: the parent run guards the thread.
         """
         if _is_subgraph_call(config):
             yield from super().stream(input, config, **kwargs)
@@ -266,8 +268,11 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                     else prune_target(self._prunable(), config, self.memory_config.keep_checkpoints)
                 )
                 _PRIMED.set(primed)  # the thread is locked: LangGraph would read the same
+                # The prune that ends the run waits for the disk for all its saves.
+                deferred = target.deferred_sync() if target is not None else nullcontext()
                 try:
-                    yield from super().stream(input, owner_config(config, identity), **kwargs)
+                    with deferred:
+                        yield from super().stream(input, owner_config(config, identity), **kwargs)
                 finally:
                     _PRIMED.set(None)
                 if target is not None:
@@ -297,9 +302,11 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 )
                 run_config = owner_config(config, identity)
                 _PRIMED.set(primed)
+                deferred = target.adeferred_sync() if target is not None else nullcontext()
                 try:
-                    async for chunk in super().astream(input, run_config, **kwargs):
-                        yield chunk
+                    async with deferred:
+                        async for chunk in super().astream(input, run_config, **kwargs):
+                            yield chunk
                 finally:
                     _PRIMED.set(None)
                 if target is not None:

@@ -3,7 +3,7 @@
 `memory`, `sqlite`, `postgres` and `redis` each hold one adapter (``ADAPTER``)
 that opens, locks, prunes, lists, forgets and vacuums for its backend;
 `dispatch.adapter_for` picks it for a URL, a saver or a store. Some adapters
-have parts of their own: `sqlite_lock` and `sqlite_prune`; `postgres_lock`;
+have parts of their own: `sqlite_lock`, `sqlite_prune` and `sqlite_sync`; `postgres_lock`;
 and for Redis, for which LangGraph has no saver on plain commands,
 `redis_saver` and `redis_store` (a checkpointer and a store on Redis 7),
 `redis_lock` (the thread lease), `redis_client` (connections and the command

@@ -93,6 +93,18 @@ class BackendAdapter(Protocol):
         """Async twin of `prune`."""
         ...
 
+    def deferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractContextManager[None]:
+        """While open, the saver's commits need not wait for the disk.
+
+        Held around a run that `prune` ends: the prune's commit waits for the
+        disk, and makes the run's saves durable with it.
+        """
+        ...
+
+    def adeferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractAsyncContextManager[None]:
+        """Async twin of `deferred_sync`."""
+        ...
+
     def list_threads(self, saver: BaseCheckpointSaver[Any]) -> list[str]:
         """The ids of the threads that have checkpoints, sorted."""
         ...
@@ -248,6 +260,14 @@ class AnySaver:
                 await asyncio.to_thread(saver.prune, [thread_id], strategy="keep_latest")
         except NotImplementedError as exc:
             raise _refusal(saver, thread_id, exc) from exc
+
+    def deferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractContextManager[None]:
+        """Nothing to defer: the saver commits as it always does."""
+        return nullcontext()
+
+    def adeferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractAsyncContextManager[None]:
+        """Nothing to defer: the saver commits as it always does."""
+        return nullcontext()
 
     def list_threads(self, saver: BaseCheckpointSaver[Any]) -> list[str]:
         """Scan every checkpoint with ``saver.list(None)``."""

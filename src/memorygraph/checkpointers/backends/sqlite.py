@@ -6,6 +6,8 @@
 - lock: one byte of ``<file>.memorygraph-locks`` per thread (`sqlite_lock`),
   for `SqliteSaver`; the async saver gets the in-process lock only;
 - prune: `sqlite_prune`, a few statements in one ``BEGIN IMMEDIATE``;
+- deferred sync: a run that prunes commits its saves with ``synchronous=NORMAL``
+  and the prune waits for the disk once for the run (`sqlite_sync`);
 - list: one ``SELECT DISTINCT``;
 - forget and vacuum: deleted rows only become free pages, so `vacuum` runs
   ``VACUUM`` and ``PRAGMA wal_checkpoint(TRUNCATE)`` on each database file once.
@@ -43,6 +45,7 @@ from memorygraph.checkpointers.backends.sqlite_lock import (
     setup_lock,
 )
 from memorygraph.checkpointers.backends.sqlite_prune import aprune_sqlite, prune_sqlite
+from memorygraph.checkpointers.backends.sqlite_sync import adeferred_sync, deferred_sync
 from memorygraph.errors import BackendError
 
 if TYPE_CHECKING:
@@ -347,6 +350,13 @@ class _Sqlite(AnySaver):
         else:
             assert isinstance(saver, SqliteSaver)
             await asyncio.to_thread(prune_sqlite, saver, thread_id)
+
+    def deferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractContextManager[None]:
+        # A sync run on an async saver (or the reverse) commits as it always does.
+        return deferred_sync(saver) if isinstance(saver, SqliteSaver) else nullcontext()
+
+    def adeferred_sync(self, saver: BaseCheckpointSaver[Any]) -> AbstractAsyncContextManager[None]:
+        return adeferred_sync(saver) if isinstance(saver, AsyncSqliteSaver) else nullcontext()
 
     def list_threads(self, saver: BaseCheckpointSaver[Any]) -> list[str]:
         if isinstance(saver, AsyncSqliteSaver):

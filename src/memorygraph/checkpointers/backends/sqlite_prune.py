@@ -3,7 +3,8 @@
 ``BEGIN IMMEDIATE`` takes the write lock before the reads, so the plan is made
 on the rows it deletes, even with other processes on the file. There is no
 ``VACUUM``: the freed pages are reused by the next checkpoints, which keeps the
-file's size bounded.
+file's size bounded. The commit waits for the disk even while runs defer it
+(`memorygraph.checkpointers.backends.sqlite_sync`): it is what makes a run durable.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from memorygraph.checkpointers.backends.base import delta_refusal
 from memorygraph.checkpointers.backends.keep_latest import Head, finished_calls, root_of
+from memorygraph.checkpointers.backends.sqlite_sync import adurable_level, durable_level
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -98,17 +100,18 @@ def prune_sqlite(saver: SqliteSaver, thread_id: str) -> None:
         conn = saver.conn
         if conn.in_transaction:
             conn.commit()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            heads = _heads(cur.execute(_HEADS, (thread_id,)).fetchall())
-            uses_delta = cur.execute(_DELTA, (thread_id,)).fetchone() is not None
-            roots = {row[0] for row in cur.execute(_ROOTS, (thread_id,)).fetchall()}
-            for sql, params in _plan(thread_id, heads, uses_delta, roots):
-                cur.execute(sql, params)
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        with durable_level(conn):  # this commit waits for the disk (sqlite_sync)
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                heads = _heads(cur.execute(_HEADS, (thread_id,)).fetchall())
+                uses_delta = cur.execute(_DELTA, (thread_id,)).fetchone() is not None
+                roots = {row[0] for row in cur.execute(_ROOTS, (thread_id,)).fetchall()}
+                for sql, params in _plan(thread_id, heads, uses_delta, roots):
+                    cur.execute(sql, params)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
 
 async def aprune_sqlite(saver: AsyncSqliteSaver, thread_id: str) -> None:
@@ -118,17 +121,18 @@ async def aprune_sqlite(saver: AsyncSqliteSaver, thread_id: str) -> None:
         conn = saver.conn
         if conn.in_transaction:
             await conn.commit()
-        await (await conn.execute("BEGIN IMMEDIATE")).close()
-        try:
-            heads = _heads(await _fetch(conn, _HEADS, thread_id))
-            uses_delta = bool(await _fetch(conn, _DELTA, thread_id))
-            roots = {row[0] for row in await _fetch(conn, _ROOTS, thread_id)}
-            for sql, params in _plan(thread_id, heads, uses_delta, roots):
-                await (await conn.execute(sql, params)).close()
-        except BaseException:
-            await conn.rollback()
-            raise
-        await conn.commit()
+        async with adurable_level(conn):
+            await (await conn.execute("BEGIN IMMEDIATE")).close()
+            try:
+                heads = _heads(await _fetch(conn, _HEADS, thread_id))
+                uses_delta = bool(await _fetch(conn, _DELTA, thread_id))
+                roots = {row[0] for row in await _fetch(conn, _ROOTS, thread_id)}
+                for sql, params in _plan(thread_id, heads, uses_delta, roots):
+                    await (await conn.execute(sql, params)).close()
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
 
 
 async def _fetch(conn: aiosqlite.Connection, sql: str, thread_id: str) -> list[Any]:
