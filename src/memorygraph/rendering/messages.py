@@ -26,7 +26,9 @@ Why the shape is what it is:
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -310,6 +312,10 @@ def _native(item: ContextItem) -> BaseMessage:
 def render_messages(package: ContextPackage) -> list[BaseMessage]:
     """Render a package to the exact messages the model is sent.
 
+    A package is rendered once while its items stay in memory: the packer
+    renders its draft to count it exactly, and the model node sends the same
+    items, so both get the same messages (each call returns fresh copies).
+
     Args:
         package: The package, its items already in render order.
 
@@ -317,16 +323,36 @@ def render_messages(package: ContextPackage) -> list[BaseMessage]:
         The system message, the context message (when there is data), the
         history turns, the current request, then the turn in progress.
     """
-    system = [item for item in package.items if item.kind in SYSTEM_KINDS]
-    native = [
-        item for item in package.items if item.kind in NATIVE_KINDS and item.message is not None
-    ]
+    items = tuple(package.items)
+    key = tuple(map(id, items))
+    with _RENDERED_LOCK:
+        hit = _RENDERED.get(key)
+        if hit is not None:
+            _RENDERED.move_to_end(key)
+    # The ids are only a key: the items themselves are kept and compared, so a
+    # freed item whose id is reused cannot match.
+    if hit is None or any(a is not b for a, b in zip(hit[0], items, strict=True)):
+        rendered = _render(items)
+        with _RENDERED_LOCK:
+            _RENDERED[key] = (items, rendered)
+            while len(_RENDERED) > _RENDERED_SIZE:
+                _RENDERED.popitem(last=False)
+    else:
+        rendered = hit[1]
+    return [message.model_copy() for message in rendered]
+
+
+_RENDERED_SIZE = 64
+_RENDERED: OrderedDict[tuple[int, ...], tuple[tuple[ContextItem, ...], tuple[BaseMessage, ...]]]
+_RENDERED = OrderedDict()
+_RENDERED_LOCK = threading.Lock()
+
+
+def _render(items: Sequence[ContextItem]) -> tuple[BaseMessage, ...]:
+    system = [item for item in items if item.kind in SYSTEM_KINDS]
+    native = [item for item in items if item.kind in NATIVE_KINDS and item.message is not None]
     native_ids = {id(item) for item in native}
-    data = [
-        item
-        for item in package.items
-        if item.kind not in SYSTEM_KINDS and id(item) not in native_ids
-    ]
+    data = [item for item in items if item.kind not in SYSTEM_KINDS and id(item) not in native_ids]
     messages: list[BaseMessage] = []
     if system:
         messages.append(SystemMessage(render_system(system)))
@@ -336,4 +362,4 @@ def render_messages(package: ContextPackage) -> list[BaseMessage]:
     current = [item for item in native if item.kind is not ItemKind.RECENT_TURN]
     messages.extend(_native(item) for item in history)
     messages.extend(_native(item) for item in current)
-    return messages
+    return tuple(messages)
