@@ -31,6 +31,7 @@ import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
 
+from langchain_core.messages import RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.constants import END
@@ -469,10 +470,11 @@ def _check_update(
         return
     existing = list(saved.get("messages") or [])
     checked = validate_messages(existing, messages)
-    try:  # what the reducer will do: e.g. remove an id the thread does not have
-        add_messages(existing, checked)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise _refuse(f"{where}['messages']: {exc}") from exc
+    if any(isinstance(message, RemoveMessage) for message in checked):
+        try:  # what the reducer will do: refuse to remove an id the thread does not have
+            add_messages(existing, checked)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise _refuse(f"{where}['messages']: {exc}") from exc
     if pack and identity is not None and config is not None:
         # The request alone must fit the budget (the CRITICAL items), or
         # build_package raises ContextBudgetExceeded before anything is saved.

