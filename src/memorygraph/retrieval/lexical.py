@@ -114,6 +114,10 @@ class _Index:
     frequencies: Any = None  # documents per term id, for scoring pending turns
     mean_length: float = 0.0  # of the indexed documents
     pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
+    # each pending turn's document, by its and its neighbours' ids and texts: counts, length
+    documents: dict[tuple[tuple[str, str], ...], tuple[Counter[str], int]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -254,13 +258,33 @@ class LexicalRetriever:
         archived = transcript.archived
         with transcript.lock:
             own_new, words_new = self._pending_words(index, transcript.turns[archived:])
-        own = index.own[:archived] + own_new
-        words = index.words[:archived] + words_new
-        mean = max(index.mean_length, 1e-9)
-        documents = []
-        for seq in range(archived, len(transcript)):
-            doc = self._document(transcript, own, words, seq)
-            documents.append((Counter(doc), len(doc) / mean))
+            turns = transcript.turns
+            total = archived + len(own_new)
+            sessions = transcript.sessions
+            mean = max(index.mean_length, 1e-9)
+            documents = []
+            # `_document`'s rule, reading an archived neighbour from the index
+            # instead of copying the archive's word lists for every request; a
+            # document is counted once while its turn and neighbours stay the same.
+            for offset, own in enumerate(own_new):
+                seq = archived + offset
+                near = [
+                    other
+                    for other in ((seq - 1, seq + 1) if self.context else ())
+                    if 0 <= other < total and sessions[other] == sessions[seq]
+                ]
+                key = tuple((turns[n].id, turns[n].content) for n in (seq, *near))
+                counted = index.documents.get(key)
+                if counted is None:
+                    doc = own * 2
+                    for other in near:
+                        doc += (
+                            index.words[other] if other < archived else words_new[other - archived]
+                        )
+                    counted = index.documents[key] = (Counter(doc), len(doc))
+                documents.append((counted[0], counted[1] / mean))
+            while len(index.documents) > _PENDING_CACHE:
+                index.documents.pop(next(iter(index.documents)))
         return _Pending(words=words_new, own=own_new, documents=documents)
 
     def _score_pending(
@@ -286,7 +310,7 @@ class LexicalRetriever:
             scores[offset] = sum(
                 weight * rarity[term] * _saturate(frequency[term], length, self.k1, self.b)
                 for term, weight in terms.items()
-                if frequency[term]
+                if term in frequency  # a document's counts are all positive
             )
         return scores
 
