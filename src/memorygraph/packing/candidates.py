@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -87,6 +88,56 @@ def _turn_dict(message: BaseMessage) -> dict[str, Any]:
 
 
 def _turn_item(
+    message: BaseMessage,
+    *,
+    kind: ItemKind,
+    priority: Priority,
+    rank: int,
+    group: str | None,
+    counter: TokenCounter,
+) -> ContextItem:
+    # A turn stays in the window for many packs (and is loaded again, as a new
+    # object, on every run): its item is built once per content and place.
+    key = (_message_key(message), kind, priority, rank, group, counter.encoding_name)
+    with _TURN_ITEMS_LOCK:
+        item = _TURN_ITEMS.get(key)
+    if item is None:
+        item = _build_turn_item(
+            message, kind=kind, priority=priority, rank=rank, group=group, counter=counter
+        )
+        if len(item.content) <= _CACHED_CHARS:  # a large tool result is not kept twice
+            with _TURN_ITEMS_LOCK:
+                _TURN_ITEMS[key] = item
+                if len(_TURN_ITEMS) > _TURN_ITEMS_SIZE:
+                    _TURN_ITEMS.pop(next(iter(_TURN_ITEMS)))
+    return item
+
+
+_TURN_ITEMS_SIZE = 2048
+_CACHED_CHARS = 4096
+_TURN_ITEMS: dict[tuple[Any, ...], ContextItem] = {}
+_TURN_ITEMS_LOCK = threading.Lock()
+_UNSENT_FIELDS = frozenset({"response_metadata", "usage_metadata"})  # `_turn_dict` drops them
+
+
+def _message_key(message: BaseMessage) -> tuple[Any, ...]:
+    """Everything of a message that its item is built from: its class and every field.
+
+    A string is kept as it is (compared whole on a hit, not by its hash), any
+    other value by its ``repr``; fields a message class does not declare too.
+    """
+    return (
+        type(message),
+        *(
+            (name, value if value is None or type(value) is str else repr(value))
+            for name, value in message.__dict__.items()
+            if name not in _UNSENT_FIELDS
+        ),
+        repr(message.model_extra) if message.model_extra else None,
+    )
+
+
+def _build_turn_item(
     message: BaseMessage,
     *,
     kind: ItemKind,

@@ -304,9 +304,27 @@ def safe_turn(message: BaseMessage) -> BaseMessage:
 
 
 def _native(item: ContextItem) -> BaseMessage:
+    # The packer hands the same item objects to many packages (a turn's item is
+    # built once, `memorygraph.packing.candidates`): each is rebuilt once. The
+    # messages are only read here; `render_messages` hands out copies.
+    with _RENDERED_LOCK:
+        hit = _NATIVE.get(id(item))
+    if hit is not None and hit[0] is item:
+        return hit[1]
     assert item.message is not None
     (message,) = messages_from_dict([item.message])
-    return safe_turn(message)
+    native = safe_turn(message)
+    if len(item.content) <= _NATIVE_CHARS:  # a large tool result is not kept twice
+        with _RENDERED_LOCK:
+            _NATIVE[id(item)] = (item, native)
+            while len(_NATIVE) > _NATIVE_SIZE:
+                _NATIVE.popitem(last=False)
+    return native
+
+
+_NATIVE_SIZE = 2048
+_NATIVE_CHARS = 4096
+_NATIVE: OrderedDict[int, tuple[ContextItem, BaseMessage]] = OrderedDict()
 
 
 def render_messages(package: ContextPackage) -> list[BaseMessage]:
@@ -342,7 +360,7 @@ def render_messages(package: ContextPackage) -> list[BaseMessage]:
     return [message.model_copy() for message in rendered]
 
 
-_RENDERED_SIZE = 64
+_RENDERED_SIZE = 16  # a package is rendered by its draft, its node and call_model
 _RENDERED: OrderedDict[tuple[int, ...], tuple[tuple[ContextItem, ...], tuple[BaseMessage, ...]]]
 _RENDERED = OrderedDict()
 _RENDERED_LOCK = threading.Lock()

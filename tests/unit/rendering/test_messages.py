@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage
 
 from memorygraph import ContextPackage, MemoryConfig
 from memorygraph.context import Identity
-from memorygraph.packing import build_package
+from memorygraph.packing import build_package, candidates
 from memorygraph.rendering import messages as rendering
 
 WHO = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
@@ -25,6 +25,10 @@ def package(text: str = "Plan the trip to Kyoto.") -> ContextPackage:
 
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    # Empty caches: items and renders made by earlier tests would be found.
+    monkeypatch.setattr(rendering, "_RENDERED", type(rendering._RENDERED)())
+    monkeypatch.setattr(rendering, "_NATIVE", type(rendering._NATIVE)())
+    monkeypatch.setattr(candidates, "_TURN_ITEMS", {})
     calls: list[int] = []
     render = rendering._render
 
@@ -62,7 +66,46 @@ def test_a_package_loaded_again_is_rendered_from_its_own_items(renders: list[int
     assert len(renders) == 2  # equal content, other objects: rendered, not looked up
 
 
-def test_the_cache_is_bounded(renders: list[int]) -> None:
+def test_the_caches_are_bounded(renders: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "_NATIVE_SIZE", 8)
+    monkeypatch.setattr(candidates, "_TURN_ITEMS_SIZE", 8)
     for n in range(rendering._RENDERED_SIZE + 5):
         package(f"request {n}")
     assert len(rendering._RENDERED) == rendering._RENDERED_SIZE
+    assert len(rendering._NATIVE) == 8
+    assert len(candidates._TURN_ITEMS) == 8
+
+
+def item(built: ContextPackage, item_id: str) -> Any:
+    return next(i for i in built.items if i.id == item_id)
+
+
+def test_a_turn_is_packed_from_one_item_while_it_stays(renders: list[int]) -> None:
+    first, second = package("first request"), package("second request")
+    assert item(first, "h0") is item(second, "h0")  # "hello", the turn before the request
+    assert item(first, "h1") is not item(second, "h1")
+
+
+def test_a_turn_that_differs_in_any_field_gets_its_own_item(renders: list[int]) -> None:
+    def item_of(message: HumanMessage) -> Any:
+        state = {"messages": [message, HumanMessage("now", id="h9")]}
+        return item(build_package(state, identity=WHO, config=MemoryConfig()), "h0")
+
+    base = item_of(HumanMessage("hello", id="h0"))
+    assert item_of(HumanMessage("hello", id="h0")) is base
+    for other in (
+        HumanMessage("hello!", id="h0"),
+        HumanMessage("hello", id="h0", name="ana"),
+        HumanMessage("hello", id="h0", additional_kwargs={"created_at": "2024-03-01"}),
+        HumanMessage([{"type": "text", "text": "hello"}], id="h0"),
+    ):
+        assert item_of(other) is not base
+    dated = item_of(HumanMessage("hello", id="h0", additional_kwargs={"created_at": "2024-03-01"}))
+    assert dated.metadata["date"] == "2024-03-01"
+
+
+def test_a_large_turn_is_not_kept(renders: list[int]) -> None:
+    big = "word " * 2000
+    first, second = package(big), package(big)
+    assert item(first, "h1") is not item(second, "h1")
+    assert item(first, "h1") == item(second, "h1")
