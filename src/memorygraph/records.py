@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,6 +126,47 @@ def _canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+def _package_json(package: ContextPackage) -> str:
+    """The package's canonical JSON without its id: `_canonical_json` of its JSON dump.
+
+    Written out key by key, so that each item's part is encoded once per item
+    object: the packer hands the same items (a turn, a fact) to every package
+    while they stay, and the draft it counts to the package it returns. The
+    text is the same, byte for byte (a test compares it with the whole dump's).
+    """
+    body = package.model_dump(mode="json", exclude={"id", "items"})
+    body["items"] = None  # placed in key order, written below
+    parts = []
+    for key in sorted(body):
+        value = (
+            "[" + ",".join(_item_json(item) for item in package.items) + "]"
+            if key == "items"
+            else _canonical_json(body[key])
+        )
+        parts.append(f"{_canonical_json(key)}:{value}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _item_json(item: ContextItem) -> str:
+    with _ITEM_JSON_LOCK:
+        hit = _ITEM_JSON.get(id(item))
+    if hit is not None and hit[0] is item:
+        return hit[1]
+    text = _canonical_json(item.model_dump(mode="json"))
+    if len(text) <= _ITEM_JSON_CHARS:  # a large tool result is not kept twice
+        with _ITEM_JSON_LOCK:
+            _ITEM_JSON[id(item)] = (item, text)
+            while len(_ITEM_JSON) > _ITEM_JSON_SIZE:
+                _ITEM_JSON.pop(next(iter(_ITEM_JSON)))
+    return text
+
+
+_ITEM_JSON_SIZE = 2048
+_ITEM_JSON_CHARS = 8192
+_ITEM_JSON: dict[int, tuple[ContextItem, str]] = {}
+_ITEM_JSON_LOCK = threading.Lock()
+
+
 class ContextPackage(_Record):
     """The one input envelope for a model call: deterministic, budgeted, auditable.
 
@@ -169,8 +211,7 @@ class ContextPackage(_Record):
 
     def content_hash(self) -> str:
         """Return the sha256 of the package's canonical JSON, without its id."""
-        body = self.model_dump(mode="json", exclude={"id"})
-        return hashlib.sha256(_canonical_json(body).encode("utf-8")).hexdigest()
+        return hashlib.sha256(_package_json(self).encode("utf-8")).hexdigest()
 
     @property
     def included_ids(self) -> list[str]:

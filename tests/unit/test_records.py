@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from memorygraph import ContextItem, ContextPackage, Priority, SessionSummary, TrustLevel
-from memorygraph.records import RENDER_ORDER, ItemKind
+from memorygraph.records import RENDER_ORDER, ExcludedItem, ItemKind
 
 
 def test_priority_and_trust_values() -> None:
@@ -56,6 +56,46 @@ def test_package_id_is_the_sha256_of_its_content() -> None:
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert a.id == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     assert a.id == "292ab494474a80f38d4d3e5ae648e1d6446bb35eb27ec7f1e61b5f577969718b"
+
+
+def plain_hash(package: ContextPackage) -> str:
+    body = package.model_dump(mode="json", exclude={"id"})
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def test_a_package_made_of_items_seen_before_has_the_same_id() -> None:
+    # Each item's JSON is kept while the item is (records._item_json): a package
+    # of items already hashed must hash exactly as the whole dump does.
+    shared = ContextItem(
+        id="é-1",
+        kind=ItemKind.RECENT_TURN,
+        content='Zoë said "hi"\n\u2028 and left',
+        priority=Priority.MEDIUM,
+        tokens=9,
+        source="turn:é-1",
+        trust_level=TrustLevel.USER_CLAIMED,
+        metadata={"z": 1, "a": {"y": [1.5, None, True], "b": "ü"}},
+        message={"type": "human", "data": {"content": "Zoë", "id": "é-1"}},
+    )
+    left_out = ExcludedItem(item=item("dropped"), reason="over_budget", detail="d")
+    first = ContextPackage(
+        items=[item("x"), shared],
+        excluded=[left_out],
+        total_tokens=10,
+        budget=99,
+        prompt_version="v",
+        thread_id="t",
+        tenant_id="ténant",
+        user_id="u",
+    )
+    second = ContextPackage(
+        items=[shared, item("x")], total_tokens=10, budget=99, prompt_version="v"
+    )
+    for package in (first, second, first.model_copy()):
+        assert package.id == plain_hash(package)
+    loaded = ContextPackage.model_validate_json(first.model_dump_json())
+    assert loaded.id == first.id and loaded.items[1] is not shared
 
 
 def test_package_with_a_forged_id_is_refused() -> None:
