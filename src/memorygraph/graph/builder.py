@@ -1,4 +1,4 @@
-"""Build the memory graph: extract_facts, [approve], summarize, pack_context, call_model.
+"""Build the memory graph: extract_facts, [approve], [summarize], pack_context, call_model.
 
 Example:
     >>> from langchain_core.messages import HumanMessage
@@ -17,11 +17,11 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -55,10 +55,11 @@ from memorygraph.nodes.approval import make_approve, needs_approval
 from memorygraph.nodes.extraction import make_extract_facts
 from memorygraph.nodes.model import make_call_model
 from memorygraph.nodes.packer import make_pack_context
-from memorygraph.nodes.summarization import make_summarize
+from memorygraph.nodes.summarization import make_summarize, summary_due
 from memorygraph.state import MemoryState
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread
+from memorygraph.tokens import counter_for
 
 __all__ = ["MemoryGraph", "adopt", "build_memory_graph", "check_input", "create_memory_graph"]
 
@@ -92,7 +93,9 @@ def build_memory_graph(
     builder.add_node("summarize", cast(Any, make_summarize(memory_config)))
     builder.add_node("pack_context", cast(Any, make_pack_context(memory_config)))
     builder.add_edge(START, "extract_facts")
-    builder.add_conditional_edges("extract_facts", needs_approval, ["approve", "summarize"])
+    builder.add_conditional_edges(
+        "extract_facts", _after_extraction(memory_config), ["approve", "summarize", "pack_context"]
+    )
     builder.add_edge("approve", "summarize")
     builder.add_edge("summarize", "pack_context")
     if model is None:
@@ -102,6 +105,22 @@ def build_memory_graph(
         builder.add_edge("pack_context", "call_model")
         builder.add_edge("call_model", END)
     return builder
+
+
+def _after_extraction(
+    config: MemoryConfig,
+) -> Callable[[Mapping[str, Any]], Literal["approve", "summarize", "pack_context"]]:
+    """The route after ``extract_facts``: ``approve``, else ``summarize`` when it is due."""
+    counter = counter_for(config)  # the one `summarize` counts with: its counts are cached
+
+    def route_after_extraction(
+        state: Mapping[str, Any],
+    ) -> Literal["approve", "summarize", "pack_context"]:
+        if needs_approval(state) == "approve":
+            return "approve"
+        return "summarize" if summary_due(state, config=config, counter=counter) else "pack_context"
+
+    return route_after_extraction
 
 
 class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, MemoryState]):

@@ -1,7 +1,7 @@
 """`add_memory`: put memorygraph in front of the model node of a graph you already have.
 
 `add_memory` returns a new graph with your state, your nodes and your edges,
-plus memorygraph's nodes (``extract_facts -> [approve] -> summarize -> pack_context``),
+plus memorygraph's nodes (``extract_facts -> [approve] -> [summarize] -> pack_context``),
 every edge that led to your model node sent through them, and the keys they
 write added to your state. It is built with LangGraph's public ``StateGraph``
 methods (``add_node``, ``add_edge``, ``add_conditional_edges``) from what your

@@ -51,6 +51,7 @@ __all__ = [
     "plan_fold",
     "summarize",
     "summarize_messages",
+    "summary_due",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,36 @@ def plan_fold(
         kept_count += len(units[cut - 1][1])
         cut -= 1
     return FoldPlan([m for _, members in units[:cut] for m in members], trigger)
+
+
+def summary_due(state: Mapping[str, Any], *, config: MemoryConfig, counter: TokenCounter) -> bool:
+    """Whether ``summarize`` would change the state: events to consume, or turns to fold.
+
+    The ready-made graph goes from ``extract_facts`` straight to ``pack_context``
+    when it would not: on most turns nothing is due, and the node's step (a
+    checkpoint, its writes) would save the state unchanged.
+
+    Args:
+        state: The state after ``extract_facts``.
+        config: The triggers and keep targets ``summarize`` uses.
+        counter: The token counter ``summarize`` uses.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> from memorygraph import MemoryConfig
+        >>> from memorygraph.tokens import counter_for
+        >>> config = MemoryConfig()
+        >>> state = {"messages": [HumanMessage("hi", id="1")]}
+        >>> summary_due(state, config=config, counter=counter_for(config))
+        False
+        >>> summary_due({**state, "memory_events": ["correction"]}, config=config,
+        ...             counter=counter_for(config))
+        True
+    """
+    if state.get("memory_events"):
+        return True
+    plan = plan_fold(state.get("messages") or [], config=config, counter=counter)
+    return bool(plan.fold)
 
 
 def _stamp(

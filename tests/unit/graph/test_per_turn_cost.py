@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.memory import InMemoryStore
 
-from memorygraph import MemoryContext, create_memory_graph
+from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer
 from memorygraph.records import ContextPackage, ItemKind, Priority
 from memorygraph.tokens import TokenCounter, shared_counter
@@ -102,9 +102,35 @@ class _Runs(BaseCallbackHandler):
 
 
 def test_each_node_is_one_run() -> None:
-    graph = create_memory_graph(RecordingChatModel(), store=InMemoryStore())
-    runs = _Runs()
-    cfg = {"configurable": {"thread_id": "t-runs"}, "callbacks": [runs]}
+    # summarize folds from the third turn on (summarize_at_messages=4)
+    config = MemoryConfig(summarize_at_messages=4, keep_messages=2)
+    graph = create_memory_graph(
+        RecordingChatModel(), checkpointer=InMemorySaver(), store=InMemoryStore(), config=config
+    )
+    seen = []
+    for turn in range(3):
+        runs = _Runs()
+        cfg = {"configurable": {"thread_id": "t-runs"}, "callbacks": [runs]}
+        graph.invoke({"messages": [HumanMessage(f"hello {turn}")]}, cfg, context=WHO)
+        for node in ("extract_facts", "pack_context", "call_model"):
+            assert runs.names.count(node) == 1, (node, runs.names)
+        seen.append(runs.names.count("summarize"))
+    assert seen == [0, 0, 1]
+
+
+def test_a_turn_with_nothing_to_summarize_skips_the_node_and_its_checkpoint() -> None:
+    saver = InMemorySaver()
+    puts: list[int] = []
+    put = saver.put
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        puts.append(1)
+        return put(*args, **kwargs)
+
+    saver.put = counted  # type: ignore[method-assign]
+    graph = create_memory_graph(RecordingChatModel(), checkpointer=saver, store=InMemoryStore())
+    cfg = {"configurable": {"thread_id": "t-puts"}}
     graph.invoke({"messages": [HumanMessage("hello")]}, cfg, context=WHO)
-    for node in ("extract_facts", "summarize", "pack_context", "call_model"):
-        assert runs.names.count(node) == 1, (node, runs.names)
+    # the input, the start, then extract_facts, pack_context and call_model
+    assert len(puts) == 5
+    assert graph.get_state(cfg).values["context_package"].to_messages()[-1].content == "hello"

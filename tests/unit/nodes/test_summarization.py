@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.runtime import Runtime
 from langgraph.store.memory import InMemoryStore
 from pydantic import ValidationError
 
@@ -23,7 +24,13 @@ from memorygraph import (
 )
 from memorygraph.checkpointers import open_checkpointer, open_store
 from memorygraph.context import Identity
-from memorygraph.nodes.summarization import asummarize_messages, plan_fold, summarize_messages
+from memorygraph.nodes.summarization import (
+    asummarize_messages,
+    make_summarize,
+    plan_fold,
+    summarize_messages,
+    summary_due,
+)
 from memorygraph.packing import build_package
 from memorygraph.store.archive import read_archive
 from memorygraph.summarizers import ExtractiveSummarizer, LLMSummarizer
@@ -110,6 +117,28 @@ def test_property_folding_never_splits_tool_calls(
     who = Identity(thread_id="t", tenant_id="a", user_id="u", scopes=())
     rendered = build_package({"messages": kept}, identity=who, config=MemoryConfig()).to_messages()
     assert_tool_calls_intact(rendered)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    histories(),
+    st.integers(300, 3000),
+    st.integers(1, 12),
+    st.lists(st.sampled_from(["correction", "task_change", "approval"]), max_size=2),
+)
+def test_property_summary_due_is_whether_summarize_changes_the_state(
+    messages: list[BaseMessage], budget: int, keep: int, events: list[str]
+) -> None:
+    # The ready-made graph skips `summarize` when it is not due: that must never
+    # skip a fold, an archive or the consumption of the memory events.
+    config = MemoryConfig(
+        token_budget=budget, output_reserve=0, keep_messages=keep, summarize_at_messages=keep + 1
+    )
+    state = {"messages": messages, "memory_events": events}
+    node = make_summarize(config)
+    runtime = Runtime(context=ANA, store=InMemoryStore())
+    update = node.run(state, {"configurable": {"thread_id": "t"}}, runtime)
+    assert summary_due(state, config=config, counter=COUNTER) == bool(update)
 
 
 # --- the summary -----------------------------------------------------------------------
