@@ -155,6 +155,22 @@ def _is_date_word(term: str, dated: bool) -> bool:
     return dated and _NUMBER.fullmatch(term) is not None
 
 
+def _best_positive(raw: Scores, count: int) -> list[int]:
+    """The positions of the ``count`` best positive scores, best first, ties by position.
+
+    ``np.argsort(-raw, kind="stable")[:count]`` without its non-positive scores,
+    without sorting the whole thread: the scores at or above the ``count``-th
+    best are picked in linear time, and only they are sorted.
+    """
+    positive = np.flatnonzero(raw > 0)
+    if len(positive) > count:
+        values = raw[positive]
+        threshold = np.partition(values, len(values) - count)[len(values) - count]
+        positive = positive[values >= threshold]  # every tie of the threshold too
+    order = np.argsort(-raw[positive], kind="stable")  # positions ascend: ties keep their order
+    return [int(seq) for seq in positive[order][:count]]
+
+
 _COVERAGE_TURNS = 20
 """`LexicalRetriever.coverage` reads the own words of this many best-scoring turns."""
 
@@ -395,9 +411,7 @@ class LexicalRetriever:
             return 1.0
         raw = self._weighted(archived, index, pending, asked)
         best = 0.0
-        for seq in np.argsort(-raw, kind="stable")[:_COVERAGE_TURNS].tolist():
-            if raw[seq] <= 0:
-                break
+        for seq in _best_positive(raw, _COVERAGE_TURNS):
             own = (
                 index.own[seq] if seq < archived or pending is None else pending.own[seq - archived]
             )
@@ -435,11 +449,10 @@ class LexicalRetriever:
         scored by its statistics), and not the request's own words; the
         weights add up to 1.
         """
-        best = np.argsort(-raw, kind="stable")[: self.feedback_turns]
         top = float(raw.max())
         vocabulary = index.bm25.vocab_dict
         weights: dict[str, float] = {}
-        for seq in (int(s) for s in best if raw[s] > 0):
+        for seq in _best_positive(raw, self.feedback_turns):
             words = (
                 index.words[seq]
                 if pending is None or seq < archived

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memorygraph.records import ArchivedTurn
 from memorygraph.retrieval import LexicalRetriever
-from memorygraph.retrieval.lexical import tokenize
+from memorygraph.retrieval.lexical import _best_positive, tokenize
 from tests.unit.retrieval.kit import transcript_of, turns
 
 CHAT = turns(
@@ -184,3 +186,19 @@ def test_a_fork_that_archived_fewer_turns_is_scored_on_its_own_turns() -> None:
 
 def best_of(scores: np.ndarray) -> int:
     return int(np.argmax(scores))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0, 3.5]), max_size=80),
+    st.integers(1, 25),
+)
+def test_best_positive_is_the_stable_sort_without_sorting_everything(
+    scores: list[float], count: int
+) -> None:
+    # Coverage and feedback read the best turns of a thread of thousands: they
+    # partition instead of sorting, and must pick exactly what the sort picked,
+    # ties (frequent: equal scores) included.
+    raw = np.array(scores, dtype=float)
+    expected = [int(s) for s in np.argsort(-raw, kind="stable")[:count] if raw[s] > 0]
+    assert _best_positive(raw, count) == expected
