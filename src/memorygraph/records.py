@@ -20,7 +20,14 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from memorygraph.kinds import RENDER_ORDER, ExclusionReason, ItemKind, Priority, TrustLevel
 from memorygraph.rendering.messages import render_messages
@@ -147,6 +154,30 @@ def _package_json(package: ContextPackage) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _known_item(data: dict[str, Any]) -> ContextItem | dict[str, Any]:
+    key = (data.get("id"), data.get("source"), data.get("content"))
+    with _KNOWN_LOCK:
+        hit = _KNOWN.get(key)
+    return hit[0] if hit is not None and hit[1] == data else data
+
+
+def _remember_item(item: ContextItem) -> None:
+    key = (item.id, item.source, item.content)
+    with _KNOWN_LOCK:
+        hit = _KNOWN.get(key)
+    if (hit is not None and hit[0] is item) or len(item.content) > _ITEM_JSON_CHARS:
+        return
+    dumped = item.model_dump()  # what a checkpoint holds of it
+    with _KNOWN_LOCK:
+        _KNOWN[key] = (item, dumped)
+        while len(_KNOWN) > _ITEM_JSON_SIZE:
+            _KNOWN.pop(next(iter(_KNOWN)))
+
+
+_KNOWN: dict[tuple[Any, Any, Any], tuple[ContextItem, dict[str, Any]]] = {}
+_KNOWN_LOCK = threading.Lock()
+
+
 def _item_json(item: ContextItem) -> str:
     with _ITEM_JSON_LOCK:
         hit = _ITEM_JSON.get(id(item))
@@ -199,6 +230,20 @@ class ContextPackage(_Record):
     thread_id: str = ""
     tenant_id: str = ""
     user_id: str = ""
+
+    @field_validator("items", mode="wrap")
+    @classmethod
+    def _known_items(cls, value: Any, handler: Any) -> list[ContextItem]:
+        # A checkpoint load rebuilds the thread's package from its dump on every
+        # run, and the id check below hashes every item again. An item dumped
+        # exactly as one this process holds is that item: it is reused as it is
+        # (items are frozen), and its canonical JSON is already known.
+        if isinstance(value, list):
+            value = [_known_item(v) if type(v) is dict else v for v in value]
+        items: list[ContextItem] = handler(value)
+        for item in items:
+            _remember_item(item)
+        return items
 
     @model_validator(mode="after")
     def _fill_id(self) -> ContextPackage:

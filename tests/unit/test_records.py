@@ -95,7 +95,21 @@ def test_a_package_made_of_items_seen_before_has_the_same_id() -> None:
     for package in (first, second, first.model_copy()):
         assert package.id == plain_hash(package)
     loaded = ContextPackage.model_validate_json(first.model_dump_json())
-    assert loaded.id == first.id and loaded.items[1] is not shared
+    assert loaded.id == first.id and loaded.items[1] is shared  # the item it dumped
+
+
+@pytest.mark.parametrize(
+    "field, value", [("content", "tampered"), ("tokens", 2), ("metadata", {"z": 2})]
+)
+def test_a_known_item_tampered_in_any_field_is_refused(field: str, value: object) -> None:
+    # Items dumped by this process are reused on load only when the dump is the same.
+    known = item("k")
+    good = ContextPackage(items=[known], total_tokens=1, budget=10, prompt_version="v")
+    data = good.model_dump()
+    assert ContextPackage.model_validate(data).items[0] is known
+    data["items"][0][field] = value
+    with pytest.raises(ValidationError, match="does not match its content"):
+        ContextPackage.model_validate(data)
 
 
 def test_package_with_a_forged_id_is_refused() -> None:
