@@ -155,7 +155,10 @@ def _package_json(package: ContextPackage) -> str:
 
 
 def _known_item(data: dict[str, Any]) -> ContextItem | dict[str, Any]:
-    key = (data.get("id"), data.get("source"), data.get("content"))
+    item_id, source, content = data.get("id"), data.get("source"), data.get("content")
+    if not (type(item_id) is str and type(source) is str and type(content) is str):
+        return data  # not an item's dump: validation says what is wrong
+    key = (item_id, source, content)
     with _KNOWN_LOCK:
         hit = _KNOWN.get(key)
     return hit[0] if hit is not None and hit[1] == data else data
@@ -174,7 +177,7 @@ def _remember_item(item: ContextItem) -> None:
             _KNOWN.pop(next(iter(_KNOWN)))
 
 
-_KNOWN: dict[tuple[Any, Any, Any], tuple[ContextItem, dict[str, Any]]] = {}
+_KNOWN: dict[tuple[str, str, str], tuple[ContextItem, dict[str, Any]]] = {}
 _KNOWN_LOCK = threading.Lock()
 
 

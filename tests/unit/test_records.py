@@ -130,3 +130,12 @@ def test_summary_cannot_confirm_what_was_rejected() -> None:
 def test_records_are_frozen() -> None:
     with pytest.raises(ValidationError):
         item("x").content = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad_id", [["x"], {"x": 1}, 3, None])
+def test_an_item_dump_of_the_wrong_shape_is_a_validation_error(bad_id: object) -> None:
+    good = ContextPackage(items=[item("k")], total_tokens=1, budget=10, prompt_version="v")
+    data = good.model_dump()
+    data["items"][0]["id"] = bad_id
+    with pytest.raises(ValidationError):
+        ContextPackage.model_validate(data)
