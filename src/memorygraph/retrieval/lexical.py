@@ -171,6 +171,15 @@ def _best_positive(raw: Scores, count: int) -> list[int]:
     return [int(seq) for seq in positive[order][:count]]
 
 
+def _compose(own: list[str], near: list[list[str]]) -> list[str]:
+    # The turn's own words count twice: a turn that says it outranks the
+    # neighbour that only stands next to it.
+    doc = own * 2
+    for words in near:
+        doc += words
+    return doc
+
+
 _COVERAGE_TURNS = 20
 """`LexicalRetriever.coverage` reads the own words of this many best-scoring turns."""
 
@@ -243,15 +252,18 @@ class LexicalRetriever:
     def _document(
         self, transcript: Transcript, own: list[list[str]], words: list[list[str]], seq: int
     ) -> list[str]:
-        # The turn's own words count twice: a turn that says it outranks the
-        # neighbour that only stands next to it.
-        doc = own[seq] * 2
-        if self.context:
-            session = transcript.sessions[seq]
-            for other in (seq - 1, seq + 1):
-                if 0 <= other < len(transcript) and transcript.sessions[other] == session:
-                    doc += words[other]
-        return doc
+        near = self._neighbours(transcript.sessions, seq, len(transcript))
+        return _compose(own[seq], [words[other] for other in near])
+
+    def _neighbours(self, sessions: list[int], seq: int, total: int) -> list[int]:
+        """The turns indexed with turn ``seq``: those just before and after it in its session."""
+        if not self.context:
+            return []
+        return [
+            other
+            for other in (seq - 1, seq + 1)
+            if 0 <= other < total and sessions[other] == sessions[seq]
+        ]
 
     def _pending_words(
         self, index: _Index, turns: list[ArchivedTurn]
@@ -284,19 +296,14 @@ class LexicalRetriever:
             # document is counted once while its turn and neighbours stay the same.
             for offset, own in enumerate(own_new):
                 seq = archived + offset
-                near = [
-                    other
-                    for other in ((seq - 1, seq + 1) if self.context else ())
-                    if 0 <= other < total and sessions[other] == sessions[seq]
-                ]
+                near = self._neighbours(sessions, seq, total)
                 key = tuple((turns[n].id, turns[n].content) for n in (seq, *near))
                 counted = index.documents.get(key)
                 if counted is None:
-                    doc = own * 2
-                    for other in near:
-                        doc += (
-                            index.words[other] if other < archived else words_new[other - archived]
-                        )
+                    doc = _compose(
+                        own,
+                        [index.words[n] if n < archived else words_new[n - archived] for n in near],
+                    )
                     counted = index.documents[key] = (Counter(doc), len(doc))
                 documents.append((counted[0], counted[1] / mean))
             while len(index.documents) > _PENDING_CACHE:
