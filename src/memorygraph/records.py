@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from memorygraph.caching import KEPT_CHARS, BoundedCache, ObjectCache
 from memorygraph.kinds import RENDER_ORDER, ExclusionReason, ItemKind, Priority, TrustLevel
 from memorygraph.rendering.messages import render_messages
 
@@ -158,47 +158,29 @@ def _known_item(data: dict[str, Any]) -> ContextItem | dict[str, Any]:
     item_id, source, content = data.get("id"), data.get("source"), data.get("content")
     if not (type(item_id) is str and type(source) is str and type(content) is str):
         return data  # not an item's dump: validation says what is wrong
-    key = (item_id, source, content)
-    with _KNOWN_LOCK:
-        hit = _KNOWN.get(key)
+    hit = _KNOWN.get((item_id, source, content))
     return hit[0] if hit is not None and hit[1] == data else data
 
 
 def _remember_item(item: ContextItem) -> None:
     key = (item.id, item.source, item.content)
-    with _KNOWN_LOCK:
-        hit = _KNOWN.get(key)
-    if (hit is not None and hit[0] is item) or len(item.content) > _ITEM_JSON_CHARS:
+    hit = _KNOWN.get(key)
+    if (hit is not None and hit[0] is item) or len(item.content) > KEPT_CHARS:
         return
-    dumped = item.model_dump()  # what a checkpoint holds of it
-    with _KNOWN_LOCK:
-        _KNOWN[key] = (item, dumped)
-        while len(_KNOWN) > _ITEM_JSON_SIZE:
-            _KNOWN.pop(next(iter(_KNOWN)))
-
-
-_KNOWN: dict[tuple[str, str, str], tuple[ContextItem, dict[str, Any]]] = {}
-_KNOWN_LOCK = threading.Lock()
+    _KNOWN.put(key, (item, item.model_dump()))  # the dump: what a checkpoint holds of it
 
 
 def _item_json(item: ContextItem) -> str:
-    with _ITEM_JSON_LOCK:
-        hit = _ITEM_JSON.get(id(item))
-    if hit is not None and hit[0] is item:
-        return hit[1]
-    text = _canonical_json(item.model_dump(mode="json"))
-    if len(text) <= _ITEM_JSON_CHARS:  # a large tool result is not kept twice
-        with _ITEM_JSON_LOCK:
-            _ITEM_JSON[id(item)] = (item, text)
-            while len(_ITEM_JSON) > _ITEM_JSON_SIZE:
-                _ITEM_JSON.pop(next(iter(_ITEM_JSON)))
+    text = _ITEM_JSON.get(item)
+    if text is None:
+        text = _canonical_json(item.model_dump(mode="json"))
+        if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
+            _ITEM_JSON.put(item, text)
     return text
 
 
-_ITEM_JSON_SIZE = 2048
-_ITEM_JSON_CHARS = 8192
-_ITEM_JSON: dict[int, tuple[ContextItem, str]] = {}
-_ITEM_JSON_LOCK = threading.Lock()
+_KNOWN: BoundedCache[tuple[str, str, str], tuple[ContextItem, dict[str, Any]]] = BoundedCache(2048)
+_ITEM_JSON: ObjectCache[ContextItem, str] = ObjectCache(2048)
 
 
 class ContextPackage(_Record):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from langchain_core.messages import (
     message_to_dict,
 )
 
+from memorygraph.caching import KEPT_CHARS, BoundedCache
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import (
@@ -99,24 +99,17 @@ def _turn_item(
     # A turn stays in the window for many packs (and is loaded again, as a new
     # object, on every run): its item is built once per content and place.
     key = (_message_key(message), kind, priority, rank, group, counter.encoding_name)
-    with _TURN_ITEMS_LOCK:
-        item = _TURN_ITEMS.get(key)
+    item = _TURN_ITEMS.get(key)
     if item is None:
         item = _build_turn_item(
             message, kind=kind, priority=priority, rank=rank, group=group, counter=counter
         )
-        if len(item.content) <= _CACHED_CHARS:  # a large tool result is not kept twice
-            with _TURN_ITEMS_LOCK:
-                _TURN_ITEMS[key] = item
-                if len(_TURN_ITEMS) > _TURN_ITEMS_SIZE:
-                    _TURN_ITEMS.pop(next(iter(_TURN_ITEMS)))
+        if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
+            _TURN_ITEMS.put(key, item)
     return item
 
 
-_TURN_ITEMS_SIZE = 2048
-_CACHED_CHARS = 4096
-_TURN_ITEMS: dict[tuple[Any, ...], ContextItem] = {}
-_TURN_ITEMS_LOCK = threading.Lock()
+_TURN_ITEMS: BoundedCache[tuple[Any, ...], ContextItem] = BoundedCache(2048)
 _UNSENT_FIELDS = frozenset({"response_metadata", "usage_metadata"})  # `_turn_dict` drops them
 
 

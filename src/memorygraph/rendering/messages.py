@@ -26,9 +26,7 @@ Why the shape is what it is:
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +39,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
+from memorygraph.caching import KEPT_CHARS, BoundedCache, ObjectCache
 from memorygraph.inputs import CONTEXT_NAME
 from memorygraph.kinds import ItemKind
 from memorygraph.turns import message_text
@@ -307,24 +306,17 @@ def _native(item: ContextItem) -> BaseMessage:
     # The packer hands the same item objects to many packages (a turn's item is
     # built once, `memorygraph.packing.candidates`): each is rebuilt once. The
     # messages are only read here; `render_messages` hands out copies.
-    with _RENDERED_LOCK:
-        hit = _NATIVE.get(id(item))
-    if hit is not None and hit[0] is item:
-        return hit[1]
-    assert item.message is not None
-    (message,) = messages_from_dict([item.message])
-    native = safe_turn(message)
-    if len(item.content) <= _NATIVE_CHARS:  # a large tool result is not kept twice
-        with _RENDERED_LOCK:
-            _NATIVE[id(item)] = (item, native)
-            while len(_NATIVE) > _NATIVE_SIZE:
-                _NATIVE.popitem(last=False)
+    native = _NATIVE.get(item)
+    if native is None:
+        assert item.message is not None
+        (message,) = messages_from_dict([item.message])
+        native = safe_turn(message)
+        if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
+            _NATIVE.put(item, native)
     return native
 
 
-_NATIVE_SIZE = 2048
-_NATIVE_CHARS = 4096
-_NATIVE: OrderedDict[int, tuple[ContextItem, BaseMessage]] = OrderedDict()
+_NATIVE: ObjectCache[ContextItem, BaseMessage] = ObjectCache(2048)
 
 
 def render_messages(package: ContextPackage) -> list[BaseMessage]:
@@ -343,27 +335,20 @@ def render_messages(package: ContextPackage) -> list[BaseMessage]:
     """
     items = tuple(package.items)
     key = tuple(map(id, items))
-    with _RENDERED_LOCK:
-        hit = _RENDERED.get(key)
-        if hit is not None:
-            _RENDERED.move_to_end(key)
+    hit = _RENDERED.get(key)
     # The ids are only a key: the items themselves are kept and compared, so a
     # freed item whose id is reused cannot match.
     if hit is None or any(a is not b for a, b in zip(hit[0], items, strict=True)):
         rendered = _render(items)
-        with _RENDERED_LOCK:
-            _RENDERED[key] = (items, rendered)
-            while len(_RENDERED) > _RENDERED_SIZE:
-                _RENDERED.popitem(last=False)
+        _RENDERED.put(key, (items, rendered))
     else:
         rendered = hit[1]
     return [message.model_copy() for message in rendered]
 
 
-_RENDERED_SIZE = 16  # a package is rendered by its draft, its node and call_model
-_RENDERED: OrderedDict[tuple[int, ...], tuple[tuple[ContextItem, ...], tuple[BaseMessage, ...]]]
-_RENDERED = OrderedDict()
-_RENDERED_LOCK = threading.Lock()
+# a package is rendered by its draft, its node and call_model
+_Rendered = tuple[tuple["ContextItem", ...], tuple[BaseMessage, ...]]
+_RENDERED: BoundedCache[tuple[int, ...], _Rendered] = BoundedCache(16)
 
 
 def _render(items: Sequence[ContextItem]) -> tuple[BaseMessage, ...]:

@@ -8,6 +8,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from memorygraph import ContextPackage, MemoryConfig
+from memorygraph.caching import BoundedCache, ObjectCache
 from memorygraph.context import Identity
 from memorygraph.packing import build_package, candidates
 from memorygraph.rendering import messages as rendering
@@ -26,9 +27,9 @@ def package(text: str = "Plan the trip to Kyoto.") -> ContextPackage:
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     # Empty caches: items and renders made by earlier tests would be found.
-    monkeypatch.setattr(rendering, "_RENDERED", type(rendering._RENDERED)())
-    monkeypatch.setattr(rendering, "_NATIVE", type(rendering._NATIVE)())
-    monkeypatch.setattr(candidates, "_TURN_ITEMS", {})
+    monkeypatch.setattr(rendering, "_RENDERED", BoundedCache(rendering._RENDERED.size))
+    monkeypatch.setattr(rendering, "_NATIVE", ObjectCache(rendering._NATIVE.entries.size))
+    monkeypatch.setattr(candidates, "_TURN_ITEMS", BoundedCache(candidates._TURN_ITEMS.size))
     calls: list[int] = []
     render = rendering._render
 
@@ -76,11 +77,11 @@ def test_a_package_loaded_again_is_made_of_the_same_items(renders: list[int]) ->
 
 
 def test_the_caches_are_bounded(renders: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rendering, "_NATIVE_SIZE", 8)
-    monkeypatch.setattr(candidates, "_TURN_ITEMS_SIZE", 8)
-    for n in range(rendering._RENDERED_SIZE + 5):
+    monkeypatch.setattr(rendering._NATIVE.entries, "size", 8)
+    monkeypatch.setattr(candidates._TURN_ITEMS, "size", 8)
+    for n in range(rendering._RENDERED.size + 5):
         package(f"request {n}")
-    assert len(rendering._RENDERED) == rendering._RENDERED_SIZE
+    assert len(rendering._RENDERED) == rendering._RENDERED.size
     assert len(rendering._NATIVE) == 8
     assert len(candidates._TURN_ITEMS) == 8
 
