@@ -31,7 +31,9 @@ sent. Measured in one run:
    memorygraph's time per turn on every backend over the same turns.
 2. Time per turn on SQLite, each the median of ``--window`` turns around a
    point, with the anchors' threads run turn by turn beside memorygraph's
-   (round robin), so that a noisy machine slows them alike: memorygraph at the
+   (round robin, each turn starting one lane further on, so that no system
+   always runs right after the same other one), so that a noisy machine slows
+   them alike: memorygraph at the
    ``--timing`` points (the ratio of the last to the first), and memorygraph
    against each anchor at the ``--compare-at`` points. The anchors are
    LangChain's ``create_agent`` with ``SummarizationMiddleware`` (trigger at
@@ -127,6 +129,11 @@ class Lane:
 def run_lanes(lanes: Sequence[Lane], label: str) -> dict[str, Run]:
     """Run the lanes' threads turn by turn, round robin, each to its own length.
 
+    Turn ``t`` starts at lane ``t mod n``: a lane that always ran right after
+    the same other one would always find what that one leaves behind (a
+    langmem turn near turn 1,000 leaves megabytes of garbage and dirty pages,
+    and cold CPU caches), and only that lane would pay for it.
+
     Only ``run_turn`` is timed, in wall time and in the process's CPU time
     (which other jobs on a shared machine inflate far less; no other work of
     this process runs meanwhile, and LangGraph's background saves end within
@@ -136,7 +143,8 @@ def run_lanes(lanes: Sequence[Lane], label: str) -> dict[str, Run]:
     start = time.perf_counter()
     for turn in range(1, longest + 1):
         message = HumanMessage(text_of(turn, HUMAN_CHARS))
-        for lane in lanes:
+        shift = turn % len(lanes)
+        for lane in [*lanes[shift:], *lanes[:shift]]:
             if turn > lane.turns:
                 continue
             began, cpu = time.perf_counter(), time.process_time()

@@ -1,8 +1,9 @@
-"""Fakes for the parts that would need the internet: a chat model that records its calls."""
+"""Fakes for the parts that would need the internet (a chat model that records its calls), and a
+real in-memory store that counts its searches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -11,6 +12,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.store.base import Op, Result, SearchOp
+from langgraph.store.memory import InMemoryStore
 from pydantic import Field
 
 
@@ -48,3 +51,21 @@ class RecordingChatModel(BaseChatModel):
                 usage_metadata={"input_tokens": 10, "output_tokens": 2, "total_tokens": 12},
             )
         return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+class SearchCountingStore(InMemoryStore):
+    """LangGraph's in-memory store, recording the namespace of every search it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.searches: list[tuple[str, ...]] = []
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        self.searches += [op.namespace_prefix for op in ops if isinstance(op, SearchOp)]
+        return super().batch(ops)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        self.searches += [op.namespace_prefix for op in ops if isinstance(op, SearchOp)]
+        return await super().abatch(ops)

@@ -55,7 +55,7 @@ from langgraph.store.base import BaseStore, PutOp
 from memorygraph.checkpointers import adelete_thread, backends, delete_thread
 from memorygraph.errors import IdentityError
 from memorygraph.records import ContextPackage
-from memorygraph.store.facts import SOURCE_THREAD
+from memorygraph.store.facts import SOURCE_THREAD, forget_shared_reads
 from memorygraph.store.namespaces import (
     archive_namespace,
     audit_namespace,
@@ -170,6 +170,7 @@ async def _asearch_all(
 
 
 def _deletes(items: Iterable[Any]) -> list[PutOp]:
+    forget_shared_reads()  # facts may be among the items: a run must not rank them again
     return [PutOp(tuple(item.namespace), item.key, None) for item in items]
 
 

@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from langgraph.store.base import BaseStore
 
 from memorygraph.config import MemoryConfig
+from memorygraph.store.facts import forget_shared_reads
 from memorygraph.store.namespaces import ROOT, tenant_namespace
 
 __all__ = ["asweep_expired", "sweep_expired"]
@@ -135,6 +136,7 @@ def sweep_expired(
             for key in _expired_keys(store, namespace, moment - ttl):
                 store.delete(namespace, key)
                 deleted += 1
+    forget_shared_reads()
     return deleted
 
 
@@ -199,4 +201,5 @@ async def asweep_expired(
             for key in await _aexpired_keys(store, namespace, moment - ttl):
                 await store.adelete(namespace, key)
                 deleted += 1
+    forget_shared_reads()
     return deleted

@@ -57,6 +57,7 @@ from memorygraph.nodes.model import make_call_model
 from memorygraph.nodes.packer import make_pack_context
 from memorygraph.nodes.summarization import make_summarize, summary_due
 from memorygraph.state import MemoryState
+from memorygraph.store.facts import shared_fact_reads
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.store.threads import aregister_thread, register_thread
 from memorygraph.tokens import counter_for
@@ -268,6 +269,8 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
         ``checkpoint_id`` (a fork or a replay). On SQLite, a run that prunes
         commits its saves without waiting for the disk, and its prune waits
         once for all of them (`memorygraph.checkpointers.backends.sqlite_sync`).
+        The run reads the user's durable facts once, for ``extract_facts`` and
+        ``pack_context`` (`memorygraph.store.facts.shared_fact_reads`).
         Run as a subgraph (a node of a parent graph), it streams as LangGraph
         does: the parent run guards the thread.
         """
@@ -290,7 +293,7 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 # The prune that ends the run waits for the disk for all its saves.
                 deferred = target.deferred_sync() if target is not None else nullcontext()
                 try:
-                    with deferred:
+                    with deferred, shared_fact_reads():  # one read of the facts per run
                         yield from super().stream(input, owner_config(config, identity), **kwargs)
                 finally:
                     _PRIMED.set(None)
@@ -324,8 +327,9 @@ class MemoryGraph(CompiledStateGraph[MemoryState, MemoryContext, MemoryState, Me
                 deferred = target.adeferred_sync() if target is not None else nullcontext()
                 try:
                     async with deferred:
-                        async for chunk in super().astream(input, run_config, **kwargs):
-                            yield chunk
+                        with shared_fact_reads():
+                            async for chunk in super().astream(input, run_config, **kwargs):
+                                yield chunk
                 finally:
                     _PRIMED.set(None)
                 if target is not None:

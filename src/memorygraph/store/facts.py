@@ -9,6 +9,10 @@ Reads take only the caller's namespace, which `facts_namespace` cannot build
 without a tenant and a user, so another user's or tenant's facts are out of
 reach by construction.
 
+A run of the ready-made graph reads the user's durable facts once
+(`shared_fact_reads`): ``extract_facts`` reads them, and ``pack_context`` ranks
+the same list, unless the run has written facts in between.
+
 A fact's history is its status: when a thread supersedes or rejects a durable
 fact, the same item is rewritten with ``status`` and ``superseded_by`` (the
 latest status, not a log of changes), and stays until ``facts_ttl`` or
@@ -33,7 +37,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,9 +56,11 @@ __all__ = [
     "aload_facts",
     "aput_facts",
     "asearch_facts",
+    "forget_shared_reads",
     "load_facts",
     "put_facts",
     "search_facts",
+    "shared_fact_reads",
 ]
 
 _FIELDS = frozenset(Fact.model_fields)
@@ -137,7 +145,10 @@ def put_facts(
     minutes = ttl_minutes(store, ttl)
     ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes, thread_id)  # type: ignore[arg-type]
     if ops:
-        store.batch(ops)
+        try:
+            store.batch(ops)
+        finally:
+            forget_shared_reads()
     return [op.key for op in ops]
 
 
@@ -160,8 +171,69 @@ async def aput_facts(
     minutes = ttl_minutes(store, ttl)
     ops = _puts(namespace, facts, current, candidate_ids or {}, approved_by, minutes, thread_id)  # type: ignore[arg-type]
     if ops:
-        await store.abatch(ops)
+        try:
+            await store.abatch(ops)
+        finally:
+            forget_shared_reads()
     return [op.key for op in ops]
+
+
+# --- one read per run ----------------------------------------------------------------
+
+# (store id, namespace, limit) -> (the store, its active facts as read)
+_Reads = dict[tuple[int, tuple[str, ...], int], tuple[BaseStore, list[Fact]]]
+_SHARED: ContextVar[_Reads | None] = ContextVar("memorygraph_fact_reads", default=None)
+
+
+@contextmanager
+def shared_fact_reads() -> Iterator[None]:
+    """Within the block, read each user's durable facts from a store once, until written.
+
+    `memorygraph.MemoryGraph` runs each run in one: ``extract_facts`` and
+    ``pack_context`` both need the user's facts, and the second would read
+    the same rows again a few milliseconds later. The list is kept as read
+    (expiry is still decided at each use, by its ``now``), and forgotten as
+    soon as this process writes or deletes facts (`put_facts`, forgetting,
+    sweeping), so a run always sees its own writes. Another process's write
+    that lands during the run is seen by the next run, as it would be had it
+    landed just after the first read.
+
+    Example:
+        >>> from langgraph.store.memory import InMemoryStore
+        >>> from memorygraph.records import Fact
+        >>> store = InMemoryStore()
+        >>> with shared_fact_reads():
+        ...     before = load_facts(store, "acme", "ana")
+        ...     _ = put_facts(store, "acme", "ana", [Fact(id="f1", key="likes", value="jazz",
+        ...                                              scope="user")], approved_by="policy")
+        ...     after = load_facts(store, "acme", "ana")
+        >>> len(before), len(after)
+        (0, 1)
+    """
+    _SHARED.set({})  # set, not reset by token: a generator may end in another context
+    try:
+        yield
+    finally:
+        _SHARED.set(None)
+
+
+def forget_shared_reads() -> None:
+    """Drop what `shared_fact_reads` kept: facts were written or deleted."""
+    shared = _SHARED.get()
+    if shared is not None:
+        shared.clear()
+
+
+def _shared(store: BaseStore, namespace: tuple[str, ...], limit: int) -> list[Fact] | None:
+    shared = _SHARED.get()
+    hit = shared.get((id(store), namespace, limit)) if shared is not None else None
+    return hit[1] if hit is not None and hit[0] is store else None
+
+
+def _keep(store: BaseStore, namespace: tuple[str, ...], limit: int, facts: list[Fact]) -> None:
+    shared = _SHARED.get()
+    if shared is not None:
+        shared[(id(store), namespace, limit)] = (store, facts)
 
 
 def _usable(facts: Iterable[Fact], now: datetime | None) -> list[Fact]:
@@ -185,8 +257,12 @@ def load_facts(
         []
     """
     namespace = facts_namespace(tenant_id, user_id)
-    items = store.search(namespace, filter={"status": "active"}, limit=limit)
-    return _usable((_fact(item) for item in items if item.namespace == namespace), now)
+    facts = _shared(store, namespace, limit)
+    if facts is None:
+        items = store.search(namespace, filter={"status": "active"}, limit=limit)
+        facts = [_fact(item) for item in items if item.namespace == namespace]
+        _keep(store, namespace, limit, facts)
+    return _usable(facts, now)
 
 
 async def aload_facts(
@@ -199,8 +275,12 @@ async def aload_facts(
 ) -> list[Fact]:
     """Async twin of `load_facts`."""
     namespace = facts_namespace(tenant_id, user_id)
-    items = await store.asearch(namespace, filter={"status": "active"}, limit=limit)
-    return _usable((_fact(item) for item in items if item.namespace == namespace), now)
+    facts = _shared(store, namespace, limit)
+    if facts is None:
+        items = await store.asearch(namespace, filter={"status": "active"}, limit=limit)
+        facts = [_fact(item) for item in items if item.namespace == namespace]
+        _keep(store, namespace, limit, facts)
+    return _usable(facts, now)
 
 
 def search_facts(

@@ -22,8 +22,9 @@ from langgraph.store.memory import InMemoryStore
 from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.checkpointers import memorygraph_serializer, open_checkpointer
 from memorygraph.records import ContextPackage, ItemKind, Priority
+from memorygraph.store.namespaces import facts_namespace
 from memorygraph.tokens import TokenCounter, shared_counter
-from tests.fakes import RecordingChatModel
+from tests.fakes import RecordingChatModel, SearchCountingStore
 
 WHO = MemoryContext(tenant_id="acme", user_id="ana")
 
@@ -134,3 +135,26 @@ def test_a_turn_with_nothing_to_summarize_skips_the_node_and_its_checkpoint() ->
     # the input, the start, then extract_facts, pack_context and call_model
     assert len(puts) == 5
     assert graph.get_state(cfg).values["context_package"].to_messages()[-1].content == "hello"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_a_run_reads_the_users_facts_once_unless_it_writes_them(asynchronous: bool) -> None:
+    store = SearchCountingStore()
+    graph = create_memory_graph(RecordingChatModel(), checkpointer=InMemorySaver(), store=store)
+    cfg = {"configurable": {"thread_id": f"t-facts-{asynchronous}"}}
+    facts = facts_namespace("acme", "ana")
+
+    async def turn(text: str) -> int:
+        before = store.searches.count(facts)
+        update = {"messages": [HumanMessage(text)]}
+        if asynchronous:
+            await graph.ainvoke(update, cfg, context=WHO)
+        else:
+            graph.invoke(update, cfg, context=WHO)
+        return store.searches.count(facts) - before
+
+    assert await turn("Hello there.") == 1  # extract_facts reads; pack_context ranks the same
+    # extract_facts writes a fact: pack_context reads again, and packs it.
+    assert await turn("I live in Lisbon.") == 2
+    assert store.search(facts)[0].value["value"] == "Lisbon"
+    assert await turn("What is new?") == 1

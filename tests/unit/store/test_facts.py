@@ -7,20 +7,26 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 
+from memorygraph import MemoryConfig
+from memorygraph.admin import asweep_expired, forget_user
 from memorygraph.checkpointers import aopen_store, open_store
 from memorygraph.errors import InvalidNamespaceError
 from memorygraph.records import Fact
 from memorygraph.retrieval.facts import rank_facts
 from memorygraph.store.facts import (
+    aload_facts,
     aput_facts,
     asearch_facts,
     load_facts,
     put_facts,
     search_facts,
+    shared_fact_reads,
 )
 from memorygraph.store.namespaces import facts_namespace
+from tests.fakes import SearchCountingStore
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -108,3 +114,55 @@ async def test_async_twins(backend_url: str) -> None:
         assert await aput_facts(store, org, "ana", [jazz], approved_by="policy") == []
         assert await asearch_facts(store, org, "ana", "jazz") == [jazz]
         assert await asearch_facts(store, org, "bob", "jazz") == []
+
+
+def reads(store: SearchCountingStore, org: str) -> int:
+    return store.searches.count(facts_namespace(org, "ana"))
+
+
+def test_a_shared_read_is_read_once_and_forgotten_on_every_write() -> None:
+    store, org = SearchCountingStore(), tenant()
+    jazz, tea = fact("likes", "jazz"), fact("drinks", "tea")
+    put_facts(store, org, "ana", [jazz], approved_by="policy")
+    load_facts(store, org, "ana"), load_facts(store, org, "ana")
+    assert reads(store, org) == 2  # outside a scope every read reads
+    with shared_fact_reads():
+        assert load_facts(store, org, "ana") == [jazz]
+        assert search_facts(store, org, "ana", "jazz tonight?") == [jazz]
+        assert reads(store, org) == 3
+        put_facts(store, org, "ana", [tea], approved_by="policy")  # its own write
+        assert {f.id for f in load_facts(store, org, "ana")} == {jazz.id, tea.id}
+        assert reads(store, org) == 4
+        # Expiry is decided at each use, on the list kept.
+        later = NOW + timedelta(days=3)
+        expiring = fact("mood", "tired", expires_at=NOW + timedelta(days=1))
+        put_facts(store, org, "ana", [expiring], approved_by="policy")
+        assert expiring in load_facts(store, org, "ana", now=NOW)
+        assert expiring not in load_facts(store, org, "ana", now=later)
+        assert reads(store, org) == 5
+        # Another limit, another user, another store: read apart.
+        load_facts(store, org, "ana", limit=1)
+        load_facts(store, org, "bob")
+        other = SearchCountingStore()
+        assert load_facts(other, org, "ana") == []
+        assert reads(store, org) == 6 and reads(other, org) == 1
+        forget_user(InMemorySaver(), store, org, "ana")  # deleting forgets too
+        assert load_facts(store, org, "ana") == []
+    load_facts(store, org, "ana")
+    assert reads(store, org) == 8  # the scope has ended
+
+
+async def test_a_shared_read_async() -> None:
+    store, org = SearchCountingStore(), tenant()
+    jazz, tea = fact("likes", "jazz"), fact("drinks", "tea")
+    await aput_facts(store, org, "ana", [jazz], approved_by="policy")
+    with shared_fact_reads():
+        assert await aload_facts(store, org, "ana") == [jazz]
+        assert await asearch_facts(store, org, "ana", "jazz") == [jazz]
+        assert reads(store, org) == 1
+        await aput_facts(store, org, "ana", [tea], approved_by="policy")
+        assert len(await aload_facts(store, org, "ana")) == 2
+        assert reads(store, org) == 2
+        swept = MemoryConfig(facts_ttl=timedelta(days=1))
+        assert await asweep_expired(store, swept, now=datetime.now(UTC) + timedelta(days=2)) > 0
+        assert await aload_facts(store, org, "ana") == []
