@@ -6,6 +6,11 @@ one outside its own safe list. A serializer built with an explicit
 `allowed_msgpack_modules` list rebuilds exactly the listed classes (plus
 LangGraph's safe types: messages, datetimes, `Send`, `Interrupt`, ...) and
 warns about nothing it was told to expect.
+
+`memorygraph_serializer` also packs each `ContextPackage` once: a run saves
+the thread's package with every checkpoint and with the writes of the step
+that built it (about six times a turn), and a package never changes once
+built, so its bytes are kept while it is among the last ones packed.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Any, TypeVar, cast
 
+import ormsgpack
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.base import maybe_add_typed_methods
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
 
 from memorygraph import records
+from memorygraph.caching import ObjectCache
+from memorygraph.records import ContextPackage
 
 __all__ = ["accept_records", "memorygraph_serializer", "register_types"]
 
@@ -48,6 +56,48 @@ def _allowlist(extra_types: Iterable[type]) -> list[tuple[str, str]]:
     return sorted(keys)
 
 
+_PACKED: ObjectCache[ContextPackage, tuple[bytes, ormsgpack.Ext]] = ObjectCache(32)
+_KEPT_BYTES = 1 << 20  # a package that excludes huge items is packed each time
+
+
+def _as_ext(code: int, data: bytes) -> ormsgpack.Ext:
+    return ormsgpack.Ext(code, data)
+
+
+class RecordSerializer(JsonPlusSerializer):
+    """`JsonPlusSerializer` that packs each `ContextPackage` once, to the same bytes.
+
+    A package is frozen and its id is the hash of its content: the bytes of
+    its first packing are its bytes for as long as it lives. A package saved
+    again (in the next checkpoint, alone as a write, or inside a whole
+    checkpoint, which the SQLite saver packs in one piece) reuses them. The
+    output is byte for byte what `JsonPlusSerializer` writes.
+    """
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        if type(obj) is ContextPackage:
+            return "msgpack", self._packed(obj)[0]
+        values = obj.get("channel_values") if type(obj) is dict else None
+        if type(values) is dict and any(type(v) is ContextPackage for v in values.values()):
+            # A whole checkpoint: its packages go in as the msgpack extension
+            # values their own packing made, which ormsgpack writes as they are.
+            swapped = {
+                key: self._packed(value)[1] if type(value) is ContextPackage else value
+                for key, value in values.items()
+            }
+            obj = {**obj, "channel_values": swapped}
+        return super().dumps_typed(obj)
+
+    def _packed(self, package: ContextPackage) -> tuple[bytes, ormsgpack.Ext]:
+        hit = _PACKED.get(package)
+        if hit is None:
+            data = super().dumps_typed(package)[1]
+            hit = (data, ormsgpack.unpackb(data, ext_hook=_as_ext))
+            if len(data) <= _KEPT_BYTES:
+                _PACKED.put(package, hit)
+        return hit
+
+
 def memorygraph_serializer(*, extra_types: Iterable[type] = ()) -> JsonPlusSerializer:
     """Return a checkpoint serializer that knows memorygraph's record types.
 
@@ -61,12 +111,15 @@ def memorygraph_serializer(*, extra_types: Iterable[type] = ()) -> JsonPlusSeria
     instead. Put your own state types in ``extra_types`` (or pass a saver
     through `register_types`).
 
+    It packs each context package once (`RecordSerializer`): the bytes are
+    the same as `JsonPlusSerializer`'s.
+
     Args:
         extra_types: More pydantic models, dataclasses or enums your own graph
             state holds.
 
     Returns:
-        A `JsonPlusSerializer` with an explicit msgpack allowlist.
+        A `JsonPlusSerializer` (a `RecordSerializer`) with an explicit msgpack allowlist.
 
     Example:
         >>> from memorygraph.checkpointers import memorygraph_serializer
@@ -76,7 +129,7 @@ def memorygraph_serializer(*, extra_types: Iterable[type] = ()) -> JsonPlusSeria
         >>> serde.loads_typed(serde.dumps_typed(fact)) == fact
         True
     """
-    return JsonPlusSerializer(allowed_msgpack_modules=_allowlist(extra_types))
+    return RecordSerializer(allowed_msgpack_modules=_allowlist(extra_types))
 
 
 def register_types(checkpointer: SaverT, *, extra_types: Iterable[type] = ()) -> SaverT:

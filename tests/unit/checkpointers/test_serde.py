@@ -6,6 +6,19 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from memorygraph import MemoryConfig
+from memorygraph.checkpointers import memorygraph_serializer, register_types
+from memorygraph.checkpointers._serde import RecordSerializer
+from memorygraph.context import Identity
+from memorygraph.packing import build_package
+from memorygraph.records import ContextPackage
 
 # LangGraph warns once per type and process: each case runs in a fresh interpreter.
 SCRIPT = textwrap.dedent(
@@ -115,3 +128,47 @@ def test_checkpoints_that_name_the_enums_under_records_still_load() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "loaded"
     assert "Blocked" not in done.stderr and "deserializ" not in done.stderr.lower(), done.stderr
+
+
+def _package(text: str) -> ContextPackage:
+    who = Identity(thread_id="t", tenant_id="acme", user_id="ana", scopes=())
+    state = {"messages": [HumanMessage(text, id="h1")], "summary": None}
+    return build_package(state, identity=who, config=MemoryConfig())
+
+
+def test_a_package_is_packed_once_to_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, plain = memorygraph_serializer(), JsonPlusSerializer(allowed_msgpack_modules=None)
+    assert isinstance(ours, RecordSerializer)
+    package = _package("Plan a trip to Kyoto.")
+    message = HumanMessage("hi", id="h2")
+    checkpoint = {
+        "v": 4,
+        "id": "c1",
+        "channel_values": {"context_package": package, "messages": [message], "usage": None},
+    }
+    without = {**checkpoint, "channel_values": {"messages": [message]}}
+    dumps: list[str] = []
+    original = ContextPackage.model_dump
+
+    def model_dump(self: ContextPackage, **kwargs: Any) -> dict[str, Any]:
+        dumps.append(self.id)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(ContextPackage, "model_dump", model_dump)
+    for _ in range(3):  # the first packing, then the kept bytes: the same each time
+        for value in (package, checkpoint, without, [package]):
+            assert ours.dumps_typed(value) == plain.dumps_typed(value)
+    # Only the plain serializer, and a list (left to LangGraph), dump it again.
+    assert len(dumps) == 1 + 3 * 3 + 3 * 1
+    assert ours.loads_typed(ours.dumps_typed(checkpoint))["channel_values"]["context_package"] == (
+        package
+    )
+    # A new package of the same content is another object: packed afresh, the same bytes.
+    twin = _package("Plan a trip to Kyoto.")
+    assert twin is not package and ours.dumps_typed(twin) == ours.dumps_typed(package)
+
+
+def test_a_saver_narrowed_by_with_allowlist_keeps_packing_once() -> None:
+    saver = InMemorySaver(serde=memorygraph_serializer())
+    narrowed = register_types(saver, extra_types=[Path])
+    assert narrowed is not saver and isinstance(narrowed.serde, RecordSerializer)
