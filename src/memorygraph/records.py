@@ -167,20 +167,77 @@ def _remember_item(item: ContextItem) -> None:
     hit = _KNOWN.get(key)
     if (hit is not None and hit[0] is item) or len(item.content) > KEPT_CHARS:
         return
-    _KNOWN.put(key, (item, item.model_dump()))  # the dump: what a checkpoint holds of it
+    _KNOWN.put(key, (item, _item_dump(item)))  # the dump: what a checkpoint holds of it
+
+
+def _item_dump(item: ContextItem) -> dict[str, Any]:
+    base = _RANKED.get(item)
+    if base is None:
+        return item.model_dump()
+    dump = _DUMPS.get(base)
+    if dump is None:
+        dump = base.model_dump()
+        _DUMPS.put(base, dump)
+    return {**dump, "rank": item.rank}  # the keys in the same order
 
 
 def _item_json(item: ContextItem) -> str:
     text = _ITEM_JSON.get(item)
     if text is None:
-        text = _canonical_json(item.model_dump(mode="json"))
+        base = _RANKED.get(item)
+        split = _rank_split(base) if base is not None else ()
+        text = (
+            f"{split[0]}{item.rank}{split[1]}"
+            if split
+            else _canonical_json(item.model_dump(mode="json"))
+        )
         if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
             _ITEM_JSON.put(item, text)
     return text
 
 
+_RANK_MARK = -7_306_211_946_127  # a rank no item has: where the rank goes in an item's JSON
+
+
+def _rank_split(base: ContextItem) -> tuple[str, ...]:
+    """An item's canonical JSON cut where its rank goes, or () when the cut is not certain."""
+    split = _SPLITS.get(base)
+    if split is None:
+        text = _canonical_json({**base.model_dump(mode="json"), "rank": _RANK_MARK})
+        mark = f'"rank":{_RANK_MARK}'
+        split = (text[: text.index(mark) + 7], text[text.index(mark) + len(mark) :])
+        if text.count(mark) != 1:  # the mark also inside the metadata: encode whole
+            split = ()
+        _SPLITS.put(base, split)
+    return split
+
+
+def ranked(item: ContextItem, rank: int) -> ContextItem:
+    """The item at ``rank``: itself, or a copy whose dump and JSON reuse the item's.
+
+    A turn's item is built once (`memorygraph.packing.candidates`) but moves one
+    place back every turn; its copies at each rank differ from it in the rank alone.
+
+    Example:
+        >>> item = ContextItem(id="m1", kind="recent_turn", content="hi", priority=50,
+        ...                    tokens=4, source="t")
+        >>> later = ranked(item, 3)
+        >>> direct = _canonical_json(later.model_dump(mode="json"))
+        >>> later.rank, later.content, _item_json(later) == direct
+        (3, 'hi', True)
+    """
+    if item.rank == rank:
+        return item
+    copy = item.model_copy(update={"rank": rank})
+    _RANKED.put(copy, _RANKED.get(item) or item)
+    return copy
+
+
 _KNOWN: BoundedCache[tuple[str, str, str], tuple[ContextItem, dict[str, Any]]] = BoundedCache(2048)
 _ITEM_JSON: ObjectCache[ContextItem, str] = ObjectCache(2048)
+_RANKED: ObjectCache[ContextItem, ContextItem] = ObjectCache(2048)  # a ranked copy: its item
+_DUMPS: ObjectCache[ContextItem, dict[str, Any]] = ObjectCache(2048)
+_SPLITS: ObjectCache[ContextItem, tuple[str, ...]] = ObjectCache(2048)
 
 
 class ContextPackage(_Record):

@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from memorygraph import ContextItem, ContextPackage, Priority, SessionSummary, TrustLevel
-from memorygraph.records import RENDER_ORDER, ExcludedItem, ItemKind
+from memorygraph import ContextItem, ContextPackage, Priority, SessionSummary, TrustLevel, records
+from memorygraph.records import RENDER_ORDER, ExcludedItem, ItemKind, ranked
 
 
 def test_priority_and_trust_values() -> None:
@@ -139,3 +139,35 @@ def test_an_item_dump_of_the_wrong_shape_is_a_validation_error(bad_id: object) -
     data["items"][0]["id"] = bad_id
     with pytest.raises(ValidationError):
         ContextPackage.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"rank": 5}, {"rank": records._RANK_MARK}, {"note": f'"rank":{records._RANK_MARK}'}],
+)
+def test_an_item_at_another_rank_dumps_and_encodes_as_if_built_there(
+    metadata: dict[str, object],
+) -> None:
+    base = ContextItem(
+        id="m1",
+        kind=ItemKind.RECENT_TURN,
+        content="hi",
+        priority=Priority.MEDIUM,
+        tokens=4,
+        source="t",
+        metadata=metadata,
+    )
+    assert ranked(base, 0) is base
+    for rank in (1, 7, 12345, 0):
+        moved = ranked(ranked(base, 3), rank)
+        built_there = base.model_copy(update={"rank": rank})
+        assert moved == built_there and moved.rank == rank
+        whole = json.dumps(
+            built_there.model_dump(mode="json"),
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        assert records._item_json(moved) == whole
+        dump = records._item_dump(moved)
+        assert dump == built_there.model_dump() and list(dump) == list(built_there.model_dump())

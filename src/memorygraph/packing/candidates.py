@@ -40,6 +40,7 @@ from memorygraph.records import (
     ResolvedReference,
     TaskState,
     TrustLevel,
+    ranked,
 )
 from memorygraph.rendering.cost import data_tokens, instruction_tokens
 from memorygraph.rendering.messages import safe_turn
@@ -97,16 +98,17 @@ def _turn_item(
     counter: TokenCounter,
 ) -> ContextItem:
     # A turn stays in the window for many packs (and is loaded again, as a new
-    # object, on every run): its item is built once per content and place.
-    key = (_message_key(message), kind, priority, rank, group, counter.encoding_name)
+    # object, on every run), one place further back each turn: its item is
+    # built once per content and role, and given each turn its rank.
+    key = (_message_key(message), kind, priority, group, counter.encoding_name)
     item = _TURN_ITEMS.get(key)
     if item is None:
         item = _build_turn_item(
-            message, kind=kind, priority=priority, rank=rank, group=group, counter=counter
+            message, kind=kind, priority=priority, rank=0, group=group, counter=counter
         )
         if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
             _TURN_ITEMS.put(key, item)
-    return item
+    return ranked(item, rank)
 
 
 _TURN_ITEMS: BoundedCache[tuple[Any, ...], ContextItem] = BoundedCache(2048)

@@ -304,19 +304,21 @@ def safe_turn(message: BaseMessage) -> BaseMessage:
 
 def _native(item: ContextItem) -> BaseMessage:
     # The packer hands the same item objects to many packages (a turn's item is
-    # built once, `memorygraph.packing.candidates`): each is rebuilt once. The
-    # messages are only read here; `render_messages` hands out copies.
-    native = _NATIVE.get(item)
+    # built once, `memorygraph.packing.candidates`, and its copies at other
+    # ranks share its message dict): each message is rebuilt once. The messages
+    # are only read here; `render_messages` hands out copies.
+    assert item.message is not None
+    native = _NATIVE.get(item.message)
     if native is None:
-        assert item.message is not None
         (message,) = messages_from_dict([item.message])
         native = safe_turn(message)
         if len(item.content) <= KEPT_CHARS:  # a large tool result is not kept twice
-            _NATIVE.put(item, native)
+            _NATIVE.put(item.message, native)
     return native
 
 
-_NATIVE: ObjectCache[ContextItem, BaseMessage] = ObjectCache(2048)
+# keyed by the item's message dict (the item is frozen, and so is what it holds)
+_NATIVE: ObjectCache[dict[str, Any], BaseMessage] = ObjectCache(2048)
 
 
 def render_messages(package: ContextPackage) -> list[BaseMessage]:

@@ -119,3 +119,28 @@ def test_a_large_turn_is_not_kept(renders: list[int]) -> None:
     first, second = package(big), package(big)
     assert item(first, "h1") is not item(second, "h1")
     assert item(first, "h1") == item(second, "h1")
+
+
+def test_a_turn_moving_back_is_built_and_rendered_once(
+    renders: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_turns: list[str] = []
+    build = candidates._build_turn_item
+
+    def counted(message: Any, **kwargs: Any) -> Any:
+        built_turns.append(message.id)
+        return build(message, **kwargs)
+
+    monkeypatch.setattr(candidates, "_build_turn_item", counted)
+    thread = [HumanMessage("hello", id="h0")]
+    packages = []
+    for turn in range(1, 4):  # each turn the first message moves one place back
+        thread.append(HumanMessage(f"request {turn}", id=f"h{turn}"))
+        packages.append(build_package({"messages": thread}, identity=WHO, config=MemoryConfig()))
+    first = [item(built, "h0") for built in packages]
+    assert [i.rank for i in first] == [0, 1, 2]
+    assert built_turns.count("h0") == 1  # then copied at each rank
+    natives = [entry[1].id for entry in rendering._NATIVE.entries._data.values()]
+    assert natives.count("h0") == 1  # one native message whatever its rank
+    for built in packages:
+        assert ContextPackage.model_validate_json(built.model_dump_json()).id == built.id
