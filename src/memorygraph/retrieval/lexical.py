@@ -48,7 +48,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bm25s
 import numpy as np
@@ -169,6 +169,36 @@ def _best_positive(raw: Scores, count: int) -> list[int]:
         positive = positive[values >= threshold]  # every tie of the threshold too
     order = np.argsort(-raw[positive], kind="stable")  # positions ascend: ties keep their order
     return [int(seq) for seq in positive[order][:count]]
+
+
+def _column_sums(bm25: Any, terms: Mapping[str, float], size: int) -> Scores:
+    """Each indexed turn's sum of ``weight * score`` over the words, read off bm25s's columns.
+
+    All the words' columns are gathered at once. The sums are the same, bit
+    for bit, as adding each word's column in turn: the products are taken in
+    the columns' precision, as ``weight * column`` takes them, and each turn's
+    products are added in the words' order.
+    """
+    columns, vocabulary = bm25.scores, bm25.vocab_dict
+    found = [
+        (column, weight)
+        for term, weight in terms.items()
+        if (column := vocabulary.get(term)) is not None
+    ]
+    if not found:
+        return np.zeros(size)
+    data, indptr = columns["data"], columns["indptr"]
+    ids = np.fromiter((column for column, _ in found), dtype=np.int64, count=len(found))
+    weights = np.array([weight for _, weight in found], dtype=data.dtype)
+    starts = indptr[ids]
+    lengths = indptr[ids + 1] - starts
+    # the positions of every word's slice, word after word
+    offsets = np.arange(int(lengths.sum())) + np.repeat(
+        starts - (np.cumsum(lengths) - lengths), lengths
+    )
+    products = np.repeat(weights, lengths) * data[offsets]
+    # float sums (the stubs type bincount as counting only)
+    return cast(Scores, np.bincount(columns["indices"][offsets], weights=products, minlength=size))
 
 
 def _compose(own: list[str], near: list[list[str]]) -> list[str]:
@@ -433,14 +463,8 @@ class LexicalRetriever:
         An archived turn's score is read off bm25s's precomputed term columns
         (one slice per word; each turn appears once in a word's column).
         """
-        indexed = np.zeros(index.size)  # a fork's archive may hold fewer turns than the index
-        vocabulary = index.bm25.vocab_dict
-        columns = index.bm25.scores
-        for term, weight in terms.items():
-            column = vocabulary.get(term)
-            if column is not None:
-                start, end = columns["indptr"][column], columns["indptr"][column + 1]
-                indexed[columns["indices"][start:end]] += weight * columns["data"][start:end]
+        # A fork's archive may hold fewer turns than the index.
+        indexed = _column_sums(index.bm25, terms, index.size)
         raw = np.zeros(archived + (len(pending.documents) if pending else 0))
         raw[:archived] = indexed[:archived]
         if pending is not None:

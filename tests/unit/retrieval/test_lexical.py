@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bm25s
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from memorygraph.records import ArchivedTurn
 from memorygraph.retrieval import LexicalRetriever
-from memorygraph.retrieval.lexical import _best_positive, tokenize
+from memorygraph.retrieval.lexical import _best_positive, _column_sums, tokenize
 from tests.unit.retrieval.kit import transcript_of, turns
 
 CHAT = turns(
@@ -202,3 +203,32 @@ def test_best_positive_is_the_stable_sort_without_sorting_everything(
     raw = np.array(scores, dtype=float)
     expected = [int(s) for s in np.argsort(-raw, kind="stable")[:count] if raw[s] > 0]
     assert _best_positive(raw, count) == expected
+
+
+WORDS = ["kyoto", "train", "ramen", "tea", "temple", "rain", "bike", "museum", "sushi", "map"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=12), min_size=1, max_size=40),
+    st.dictionaries(
+        st.sampled_from([*WORDS, "unseen"]),
+        st.one_of(st.integers(1, 4), st.floats(0.001, 1.0)),
+        max_size=10,
+    ),
+)
+def test_column_sums_are_the_word_by_word_sums_bit_for_bit(
+    docs: list[list[str]], terms: dict[str, float]
+) -> None:
+    # The archive's scores are gathered for all the request's words at once;
+    # recall must rank exactly as it did when each word's column was added in turn.
+    bm25 = bm25s.BM25()
+    bm25.index(docs, show_progress=False)
+    columns, vocabulary = bm25.scores, bm25.vocab_dict
+    expected = np.zeros(len(docs))
+    for term, weight in terms.items():
+        column = vocabulary.get(term)
+        if column is not None:
+            start, end = columns["indptr"][column], columns["indptr"][column + 1]
+            expected[columns["indices"][start:end]] += weight * columns["data"][start:end]
+    assert np.array_equal(_column_sums(bm25, terms, len(docs)), expected)
