@@ -204,10 +204,10 @@ def _rank_split(base: ContextItem) -> tuple[str, ...]:
     split = _SPLITS.get(base)
     if split is None:
         text = _canonical_json({**base.model_dump(mode="json"), "rank": _RANK_MARK})
-        mark = f'"rank":{_RANK_MARK}'
-        split = (text[: text.index(mark) + 7], text[text.index(mark) + len(mark) :])
-        if text.count(mark) != 1:  # the mark also inside the metadata: encode whole
-            split = ()
+        key, mark = '"rank":', f'"rank":{_RANK_MARK}'
+        at = text.find(mark)
+        # The mark also inside the metadata: the cut is not certain, encode whole.
+        split = (text[: at + len(key)], text[at + len(mark) :]) if text.count(mark) == 1 else ()
         _SPLITS.put(base, split)
     return split
 

@@ -51,6 +51,7 @@ from memorygraph.errors import (
 from memorygraph.inputs import validate_messages
 from memorygraph.nodes.approval import check_resume
 from memorygraph.packing import build_package
+from memorygraph.packing.package import fits_at_a_glance
 from memorygraph.records import ContextPackage
 from memorygraph.state import MemoryState
 
@@ -477,8 +478,10 @@ def _check_update(
             raise _refuse(f"{where}['messages']: {exc}") from exc
     if pack and identity is not None and config is not None:
         # The request alone must fit the budget (the CRITICAL items), or
-        # build_package raises ContextBudgetExceeded before anything is saved.
-        build_package({"messages": checked}, identity=identity, config=config)
+        # build_package raises ContextBudgetExceeded before anything is saved;
+        # a request far below the budget needs no package to say so.
+        if not fits_at_a_glance(checked, identity=identity, config=config):
+            build_package({"messages": checked}, identity=identity, config=config)
 
 
 def _check_goto(

@@ -24,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from langchain_core.messages import BaseMessage
 from pydantic import ValidationError
 
+from memorygraph.caching import BoundedCache
 from memorygraph.config import MemoryConfig
 from memorygraph.context import Identity
 from memorygraph.errors import (
@@ -60,7 +62,7 @@ from memorygraph.rendering.messages import SYSTEM_KINDS
 from memorygraph.tokens import TokenCounter, counter_for
 from memorygraph.turns import message_window
 
-__all__ = ["abuild_package", "build_package", "filter_items"]
+__all__ = ["abuild_package", "build_package", "filter_items", "fits_at_a_glance"]
 
 
 def filter_items(
@@ -311,3 +313,55 @@ async def abuild_package(
         extra_items=extra_items,
         durable_facts=durable_facts,
     )
+
+
+def fits_at_a_glance(
+    messages: Sequence[BaseMessage],
+    *,
+    identity: Identity,
+    config: MemoryConfig,
+    counter: TokenCounter | None = None,
+) -> bool:
+    """Whether a package of ``messages`` alone surely fits the budget, told without building it.
+
+    The instructions' package for this caller (built once per caller and
+    config), plus each message's own count, plus room to spare, against the
+    available tokens. True only when every message counts and all of them fit
+    whole, so the package would drop nothing and raise nothing. False says
+    nothing: build the package to know (`memorygraph.graph._guard` does, to
+    refuse a request that cannot fit before anything is saved).
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> who = Identity(thread_id="t1", tenant_id="acme", user_id="ana", scopes=())
+        >>> config = MemoryConfig()
+        >>> fits_at_a_glance([HumanMessage("Plan my week.")], identity=who, config=config)
+        True
+        >>> fits_at_a_glance([HumanMessage("word " * 5000)], identity=who, config=config)
+        False
+    """
+    counter = counter or counter_for(config)
+    try:
+        tokens = sum(counter.count_message(message) for message in messages)
+    except Exception:  # whatever it is, building the package says it
+        return False
+    margin = _GLANCE_MARGIN + tokens // 8
+    return _instructions_tokens(identity, config, counter) + tokens + margin <= (
+        config.available_tokens
+    )
+
+
+_GLANCE_MARGIN = 32  # tokens; counts are nearly additive across messages, not exactly
+
+
+def _instructions_tokens(identity: Identity, config: MemoryConfig, counter: TokenCounter) -> int:
+    key = (id(config), identity, counter.encoding_name)
+    hit = _INSTRUCTIONS.get(key)
+    if hit is None or hit[0] is not config:
+        empty = build_package({"messages": []}, identity=identity, config=config, counter=counter)
+        hit = (config, empty.total_tokens)
+        _INSTRUCTIONS.put(key, hit)
+    return hit[1]
+
+
+_INSTRUCTIONS: BoundedCache[tuple[int, Identity, str], tuple[MemoryConfig, int]] = BoundedCache(256)
