@@ -1,4 +1,4 @@
-"""`LexicalRetriever`: BM25 over the archived turns, with bm25s, offline and fast.
+"""`LexicalRetriever`: BM25 over the archived turns, as bm25s scores it, offline and fast.
 
 Each turn is indexed with its speaker, its own words and the words of the turns
 just before and after it in the same session. A question is often answered in
@@ -17,9 +17,10 @@ teacher liked the vase").
 Words are lowercased, English stopwords dropped (bm25s's longer list: question
 words such as "what" and "did" carry no topic) and the rest stemmed (Snowball,
 through PyStemmer). A turn's own words count twice, its neighbours' once.
-Each turn is tokenized once; when the archive grows only the new turns are
-tokenized, and the index is rebuilt from the cached tokens (its cost is in
-benchmarks/README.md).
+Each turn is tokenized once (bm25s's tokenizer); when the archive grows only
+the new turns are tokenized, and the index is rebuilt from the cached word
+ids with bm25s's scores, bit for bit, in a few NumPy calls
+(`memorygraph.retrieval.columns`; its cost is in benchmarks/README.md).
 
 Example:
     >>> from memorygraph.records import ArchivedTurn
@@ -55,6 +56,7 @@ import numpy as np
 import Stemmer
 
 from memorygraph.retrieval.base import Scores, normalize_max
+from memorygraph.retrieval.columns import Columns, WordIds, lucene_columns
 from memorygraph.timestamps import MONTHS
 
 if TYPE_CHECKING:
@@ -110,7 +112,10 @@ class _Index:
     own: list[list[str]] = field(default_factory=list)  # each turn's speaker and words
     words: list[list[str]] = field(default_factory=list)  # each turn's words only
     size: int = 0  # how many turns the BM25 index covers
-    bm25: Any = None
+    bm25: Any = None  # the `Columns`, once built
+    vocabulary: dict[str, int] = field(default_factory=dict)  # a word's column, append-only
+    own_ids: list[WordIds] = field(default_factory=list)  # `own` as columns
+    word_ids: list[WordIds] = field(default_factory=list)  # `words` as columns
     frequencies: Any = None  # documents per term id, for scoring pending turns
     mean_length: float = 0.0  # of the indexed documents
     pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
@@ -171,7 +176,7 @@ def _best_positive(raw: Scores, count: int) -> list[int]:
     return [int(seq) for seq in positive[order][:count]]
 
 
-def _column_sums(bm25: Any, terms: Mapping[str, float], size: int) -> Scores:
+def _column_sums(bm25: Columns, terms: Mapping[str, float], size: int) -> Scores:
     """Each indexed turn's sum of ``weight * score`` over the words, read off bm25s's columns.
 
     All the words' columns are gathered at once. The sums are the same, bit
@@ -199,6 +204,13 @@ def _column_sums(bm25: Any, terms: Mapping[str, float], size: int) -> Scores:
     products = np.repeat(weights, lengths) * data[offsets]
     # float sums (the stubs type bincount as counting only)
     return cast(Scores, np.bincount(columns["indices"][offsets], weights=products, minlength=size))
+
+
+def _ids(vocabulary: dict[str, int], words: list[str]) -> WordIds:
+    """The words' columns, a new word getting the next one."""
+    return np.array(
+        [vocabulary.setdefault(word, len(vocabulary)) for word in words], dtype=np.int64
+    )
 
 
 def _compose(own: list[str], near: list[list[str]]) -> list[str]:
@@ -265,25 +277,29 @@ class LexicalRetriever:
             new = transcript.turns[len(index.own) :]
             speakers = tokenize([turn.speaker or "" for turn in new])
             words = tokenize([_turn_text(turn) for turn in new])
+            own = [s + w for s, w in zip(speakers, words, strict=True)]
             index.words += words
-            index.own += [s + w for s, w in zip(speakers, words, strict=True)]
-            docs = [
-                self._document(transcript, index.own, index.words, seq)
-                for seq in range(len(transcript))
+            index.own += own
+            index.word_ids += [_ids(index.vocabulary, turn) for turn in words]
+            index.own_ids += [_ids(index.vocabulary, turn) for turn in own]
+            # Each turn's document by `_compose`'s rule, as columns: its own words
+            # twice, then its neighbours' words (the order does not change a count).
+            total, sessions = len(transcript), transcript.sessions
+            documents = [
+                np.concatenate(
+                    [
+                        index.own_ids[seq],
+                        index.own_ids[seq],
+                        *(index.word_ids[n] for n in self._neighbours(sessions, seq, total)),
+                    ]
+                )
+                for seq in range(total)
             ]
-            bm25 = bm25s.BM25(k1=self.k1, b=self.b)
-            bm25.index(docs, show_progress=False)
-            index.bm25 = bm25
-            index.frequencies = np.diff(bm25.scores["indptr"])
-            index.mean_length = float(np.mean([len(doc) for doc in docs]))
-            index.size = len(transcript)
+            index.bm25 = lucene_columns(documents, index.vocabulary, k1=self.k1, b=self.b)
+            index.frequencies = np.diff(index.bm25.scores["indptr"])
+            index.mean_length = float(np.mean([len(document) for document in documents]))
+            index.size = total
             return index
-
-    def _document(
-        self, transcript: Transcript, own: list[list[str]], words: list[list[str]], seq: int
-    ) -> list[str]:
-        near = self._neighbours(transcript.sessions, seq, len(transcript))
-        return _compose(own[seq], [words[other] for other in near])
 
     def _neighbours(self, sessions: list[int], seq: int, total: int) -> list[int]:
         """The turns indexed with turn ``seq``: those just before and after it in its session."""
@@ -321,7 +337,7 @@ class LexicalRetriever:
             sessions = transcript.sessions
             mean = max(index.mean_length, 1e-9)
             documents = []
-            # `_document`'s rule, reading an archived neighbour from the index
+            # `_compose`'s rule, reading an archived neighbour from the index
             # instead of copying the archive's word lists for every request; a
             # document is counted once while its turn and neighbours stay the same.
             for offset, own in enumerate(own_new):
