@@ -13,6 +13,7 @@ import memorygraph.turns as turns
 from memorygraph import MemoryConfig, MemoryContext, create_memory_graph
 from memorygraph.nodes.extraction import new_turns
 from memorygraph.nodes.summarization import plan_fold
+from memorygraph.packing import package
 from memorygraph.tokens import TokenCounter
 from memorygraph.turns import message_window
 
@@ -20,7 +21,8 @@ ANA = MemoryContext(tenant_id="acme", user_id="ana")
 
 
 def test_every_node_of_a_turn_shares_one_split_of_the_window() -> None:
-    """Extraction, folding and packing read one split (the preflight splits the input alone)."""
+    """Extraction, folding and packing read one split; the preflight counts the input alone."""
+    package._INSTRUCTIONS.clear()
     graph = create_memory_graph(checkpointer=InMemorySaver(), store=InMemoryStore())
     cfg = {"configurable": {"thread_id": "t1"}}
     splits: list[int] = []
@@ -34,8 +36,9 @@ def test_every_node_of_a_turn_shares_one_split_of_the_window() -> None:
         for turn in range(4):
             splits.clear()
             graph.invoke({"messages": [HumanMessage(f"Note {turn}.")]}, cfg, context=ANA)
-            # [the run's input alone (the preflight), the thread's window once]
-            assert splits == [1, turn + 1]
+            # [the caller's instructions alone, counted once (the preflight's
+            # `fits_at_a_glance`), then the thread's window once]
+            assert splits == ([0] if turn == 0 else []) + [turn + 1]
 
 
 def test_a_list_changed_in_place_is_split_again() -> None:

@@ -1,4 +1,4 @@
-"""The archive's index built with NumPy scores every word of every turn as bm25s does, bit for bit."""
+"""The archive's index built with NumPy scores every word of every turn as bm25s does."""
 
 from __future__ import annotations
 
