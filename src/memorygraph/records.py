@@ -174,18 +174,14 @@ def _item_dump(item: ContextItem) -> dict[str, Any]:
     base = _RANKED.get(item)
     if base is None:
         return item.model_dump()
-    dump = _DUMPS.get(base)
-    if dump is None:
-        dump = base.model_dump()
-        _DUMPS.put(base, dump)
-    return {**dump, "rank": item.rank}  # the keys in the same order
+    return {**_unranked(base)[0], "rank": item.rank}  # the keys in the same order
 
 
 def _item_json(item: ContextItem) -> str:
     text = _ITEM_JSON.get(item)
     if text is None:
         base = _RANKED.get(item)
-        split = _rank_split(base) if base is not None else ()
+        split = _unranked(base)[1] if base is not None else ()
         text = (
             f"{split[0]}{item.rank}{split[1]}"
             if split
@@ -199,17 +195,21 @@ def _item_json(item: ContextItem) -> str:
 _RANK_MARK = -7_306_211_946_127  # a rank no item has: where the rank goes in an item's JSON
 
 
-def _rank_split(base: ContextItem) -> tuple[str, ...]:
-    """An item's canonical JSON cut where its rank goes, or () when the cut is not certain."""
-    split = _SPLITS.get(base)
-    if split is None:
+def _unranked(base: ContextItem) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What every copy of ``base`` at another rank shares: its dump, and its JSON cut at the rank.
+
+    The cut is () when it is not certain (the mark also inside the metadata):
+    such a copy is encoded whole.
+    """
+    parts = _UNRANKED.get(base)
+    if parts is None:
         text = _canonical_json({**base.model_dump(mode="json"), "rank": _RANK_MARK})
         key, mark = '"rank":', f'"rank":{_RANK_MARK}'
         at = text.find(mark)
-        # The mark also inside the metadata: the cut is not certain, encode whole.
         split = (text[: at + len(key)], text[at + len(mark) :]) if text.count(mark) == 1 else ()
-        _SPLITS.put(base, split)
-    return split
+        parts = (base.model_dump(), split)
+        _UNRANKED.put(base, parts)
+    return parts
 
 
 def ranked(item: ContextItem, rank: int) -> ContextItem:
@@ -236,8 +236,7 @@ def ranked(item: ContextItem, rank: int) -> ContextItem:
 _KNOWN: BoundedCache[tuple[str, str, str], tuple[ContextItem, dict[str, Any]]] = BoundedCache(2048)
 _ITEM_JSON: ObjectCache[ContextItem, str] = ObjectCache(2048)
 _RANKED: ObjectCache[ContextItem, ContextItem] = ObjectCache(2048)  # a ranked copy: its item
-_DUMPS: ObjectCache[ContextItem, dict[str, Any]] = ObjectCache(2048)
-_SPLITS: ObjectCache[ContextItem, tuple[str, ...]] = ObjectCache(2048)
+_UNRANKED: ObjectCache[ContextItem, tuple[dict[str, Any], tuple[str, ...]]] = ObjectCache(2048)
 
 
 class ContextPackage(_Record):
