@@ -43,10 +43,12 @@ class Columns:
     Attributes:
         scores: ``data``, ``indices``, ``indptr`` (compressed sparse columns) and ``num_docs``.
         vocab_dict: A word's column.
+        mean_length: The documents' mean length, in words.
     """
 
     scores: dict[str, Any]
     vocab_dict: dict[str, int]
+    mean_length: float = 0.0
 
 
 def lucene_columns(
@@ -73,7 +75,7 @@ def lucene_columns(
             "indptr": np.zeros(width + 1, dtype=np.int64),
             "num_docs": count,
         }
-        return Columns(empty, vocabulary)
+        return Columns(empty, vocabulary)  # mean length 0
     mean_length = lengths.mean()  # as bm25s takes it: the mean of an int64 array
     words = np.concatenate([np.asarray(document, dtype=np.int64) for document in documents])
     owners = np.repeat(np.arange(count, dtype=np.int64), lengths)
@@ -94,7 +96,7 @@ def lucene_columns(
         "indptr": indptr,
         "num_docs": count,
     }
-    return Columns(layout, vocabulary)
+    return Columns(layout, vocabulary, float(mean_length))
 
 
 def _idf(frequencies: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.float32]:

@@ -297,7 +297,7 @@ class LexicalRetriever:
             ]
             index.bm25 = lucene_columns(documents, index.vocabulary, k1=self.k1, b=self.b)
             index.frequencies = np.diff(index.bm25.scores["indptr"])
-            index.mean_length = float(np.mean([len(document) for document in documents]))
+            index.mean_length = index.bm25.mean_length
             index.size = total
             return index
 

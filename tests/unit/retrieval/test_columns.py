@@ -45,6 +45,7 @@ def test_the_scores_are_bm25s_scores_bit_for_bit(
     reference_columns = Columns(reference.scores, reference.vocab_dict)
     built = ours(docs, k1, b)
     assert by_word_and_turn(built) == by_word_and_turn(reference_columns)
+    assert built.mean_length == float(np.mean([len(doc) for doc in docs]))
     # A word's column lists its turns in order, and its length is its document frequency.
     for column in range(len(built.vocab_dict)):
         start, end = built.scores["indptr"][column : column + 2]
