@@ -26,6 +26,7 @@ from langchain_openai import ChatOpenAI
 from tiktoken_ext import openai_public
 
 from memorygraph import tokens
+from memorygraph.caching import KEPT_CHARS
 from memorygraph.errors import (
     ConfigError,
     EncodingError,
@@ -436,6 +437,26 @@ def test_same_message_rebuilt_is_a_hit() -> None:
     # A checkpoint load gives equal messages that are new objects.
     counter.count_message(AIMessage("done", id="m1", tool_calls=[dict(SEARCH_CALL)]))
     assert counter.cache_info().hits == 1
+
+
+def test_message_counted_before_its_id_is_a_hit_after() -> None:
+    # The preflight counts the request before LangGraph gives it an id.
+    counter = TokenCounter()
+    counter.count_message(HumanMessage("Where did Ana move?"))
+    counter.count_message(HumanMessage("Where did Ana move?", id="h1"))
+    counter.count_message(HumanMessage("Where did Ana move?", id="h2"))
+    assert (counter.cache_info().hits, counter.cache_info().misses) == (2, 1)
+
+
+def test_long_content_is_keyed_by_hash_and_id() -> None:
+    # The cache does not hold a large tool result a second time.
+    long_text = "result line\n" * (KEPT_CHARS // 8)
+    key = tokens._cache_key(ToolMessage(long_text, tool_call_id="c1", id="t1"))
+    assert long_text not in key and "t1" in key
+    counter = TokenCounter()
+    counter.count_message(ToolMessage(long_text, tool_call_id="c1", id="t1"))
+    counter.count_message(ToolMessage(long_text, tool_call_id="c1", id="t1"))
+    assert (counter.cache_info().hits, counter.cache_info().misses) == (1, 1)
 
 
 def test_cache_is_bounded() -> None:
