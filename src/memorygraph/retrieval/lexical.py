@@ -55,6 +55,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from memorygraph.caching import KEPT_CHARS, BoundedCache
 from memorygraph.retrieval.base import Scores, normalize_max
 from memorygraph.retrieval.columns import Columns, WordIds, lucene_columns
 from memorygraph.timestamps import MONTHS
@@ -88,8 +89,16 @@ def _stemmer() -> Any:
     return stemmer
 
 
+_TOKENIZED: BoundedCache[str, tuple[str, ...]] = BoundedCache(1024)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Split texts into lowercased, stemmed words, English stopwords left out.
+
+    A text is tokenized once while it is among the last ones seen: a request
+    is read again as a turn of the window on the next turns, and speakers'
+    names come back on every turn. Each text's words do not depend on the
+    others in the call.
 
     Example:
         >>> tokenize(["She was painting sunsets", "the of and"])
@@ -97,14 +106,21 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     """
     if not texts:
         return []
-    tokens: list[list[str]] = bm25s.tokenize(
-        texts,
-        stopwords="en_plus",
-        stemmer=_stemmer().stemWords,
-        return_ids=False,
-        show_progress=False,
-    )
-    return tokens
+    known = {text: hit for text in texts if (hit := _TOKENIZED.get(text)) is not None}
+    new = [text for text in dict.fromkeys(texts) if text not in known]
+    if new:
+        tokens: list[list[str]] = bm25s.tokenize(
+            new,
+            stopwords="en_plus",
+            stemmer=_stemmer().stemWords,
+            return_ids=False,
+            show_progress=False,
+        )
+        for text, stems in zip(new, tokens, strict=True):
+            known[text] = tuple(stems)
+            if len(text) <= KEPT_CHARS:
+                _TOKENIZED.put(text, known[text])
+    return [list(known[text]) for text in texts]
 
 
 @dataclass

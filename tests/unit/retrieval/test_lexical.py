@@ -5,6 +5,7 @@ from __future__ import annotations
 import bm25s
 import numpy as np
 import pytest
+import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,45 @@ def best(scores: np.ndarray, k: int = 1) -> list[str]:
 def test_tokenize_lowercases_stems_and_drops_stopwords() -> None:
     assert tokenize(["The Paintings were PAINTED"]) == [["paint", "paint"]]
     assert tokenize([]) == []
+
+
+_WORDS = ["Ana", "moved", "to", "Osaka", "the", "paintings", "were", "PAINTED", "in", "2024", ""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join), max_size=5))
+def test_tokenize_remembers_each_text_as_the_whole_batch_tokenizes_it(texts: list[str]) -> None:
+    stemmer = Stemmer.Stemmer("english")
+    expected = (
+        bm25s.tokenize(
+            texts,
+            stopwords="en_plus",
+            stemmer=stemmer.stemWords,
+            return_ids=False,
+            show_progress=False,
+        )
+        if texts
+        else []
+    )
+    assert tokenize(texts) == expected
+    assert tokenize(list(reversed(texts))) == list(reversed(expected))  # now from the cache
+
+
+def test_tokenize_reads_a_text_again_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokenize(["Ana moved to Osaka in spring"])
+    calls: list[list[str]] = []
+    real = bm25s.tokenize
+
+    def counting(texts: list[str], **options: object) -> object:
+        calls.append(list(texts))
+        return real(texts, **options)
+
+    monkeypatch.setattr(bm25s, "tokenize", counting)
+    words = tokenize(["Ana moved to Osaka in spring", "a new turn", "a new turn"])
+    assert calls == [["a new turn"]]
+    assert words[0] == ["ana", "move", "osaka", "spring"]
+    words[0].append("changed")  # a caller's list is its own
+    assert tokenize(["Ana moved to Osaka in spring"]) == [["ana", "move", "osaka", "spring"]]
 
 
 def test_the_turn_that_shares_the_rare_words_ranks_first() -> None:
