@@ -43,7 +43,6 @@ from langchain_core.messages import AIMessage, BaseMessage, ChatMessage
 from langchain_openai.chat_models.base import _convert_message_to_dict
 from tiktoken_ext import openai_public
 
-from memorygraph.caching import KEPT_CHARS
 from memorygraph.errors import ConfigError, EncodingError, InvalidMessageError
 
 if TYPE_CHECKING:
@@ -271,16 +270,18 @@ class TokenCacheInfo(NamedTuple):
 
 # Identifies a message's token count without tokenizing it: the class (which
 # sets the role), the name, the content, and a hash of every other field that
-# reaches the wire format. A text content of up to `KEPT_CHARS` is its own key
-# (a str caches its hash, so keying an unchanged message costs about a
+# reaches the wire format. A text content of up to `_TEXT_KEY_CHARS` is its own
+# key (a str caches its hash, so keying an unchanged message costs about a
 # microsecond), and the id is left out: it does not reach the wire, and a
 # request counted before LangGraph gives it an id is the same message after.
-# A longer or structured content is keyed by its 64-bit hash with the id, so
-# the cache does not hold a large tool result twice; a wrong count would take
-# two such messages of the same class, id and name whose hashes collide.
+# A longer or structured content is keyed by its 64-bit hash with the id, so a
+# full cache holds at most 64k short texts (32 MB) and never a large tool
+# result; a wrong count would take two such messages of the same class, id and
+# name whose hashes collide.
 # Fields are read only where the class has them: a missing attribute on a
 # pydantic model costs microseconds.
 _CacheKey = tuple[type[BaseMessage], str | None, str | None, str | int, int]
+_TEXT_KEY_CHARS = 512
 
 
 def _cache_key(message: BaseMessage) -> _CacheKey:
@@ -294,7 +295,7 @@ def _cache_key(message: BaseMessage) -> _CacheKey:
     elif isinstance(message, ChatMessage):
         details.append(message.role)
     details_hash = hash(repr(details)) if details else 0
-    if isinstance(content, str) and len(content) <= KEPT_CHARS:
+    if isinstance(content, str) and len(content) <= _TEXT_KEY_CHARS:
         return (type(message), None, message.name, content, details_hash)
     content_hash = hash(content) if isinstance(content, str) else hash(repr(content))
     return (type(message), message.id, message.name, content_hash, details_hash)

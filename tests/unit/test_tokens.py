@@ -26,7 +26,6 @@ from langchain_openai import ChatOpenAI
 from tiktoken_ext import openai_public
 
 from memorygraph import tokens
-from memorygraph.caching import KEPT_CHARS
 from memorygraph.errors import (
     ConfigError,
     EncodingError,
@@ -450,7 +449,7 @@ def test_message_counted_before_its_id_is_a_hit_after() -> None:
 
 def test_long_content_is_keyed_by_hash_and_id() -> None:
     # The cache does not hold a large tool result a second time.
-    long_text = "result line\n" * (KEPT_CHARS // 8)
+    long_text = "result line\n" * (tokens._TEXT_KEY_CHARS // 8)
     key = tokens._cache_key(ToolMessage(long_text, tool_call_id="c1", id="t1"))
     assert long_text not in key and "t1" in key
     counter = TokenCounter()
