@@ -36,6 +36,7 @@ from memorygraph.checkpointers import (
     memorygraph_serializer,
     open_checkpointer,
     open_store,
+    prune_thread,
     register_types,
 )
 from memorygraph.errors import BackendError, IdentityError
@@ -536,6 +537,41 @@ def database_bytes(path: Path) -> int:
         for candidate in (path, path.with_name(path.name + "-wal"))
         if candidate.exists()
     )
+
+
+FAST = 2  # PRAGMA secure_delete's value for FAST
+
+
+async def test_sqlite_connections_free_pages_without_rewriting_them(sqlite_url: str) -> None:
+    with open_checkpointer(sqlite_url) as saver, open_store(sqlite_url) as store:
+        assert saver.conn.execute("PRAGMA secure_delete").fetchone() == (FAST,)
+        assert store.conn.execute("PRAGMA secure_delete").fetchone() == (FAST,)
+    async with aopen_checkpointer(sqlite_url) as asaver, aopen_store(sqlite_url) as astore:
+        for conn in (asaver.conn, astore.conn):
+            async with conn.execute("PRAGMA secure_delete") as cur:
+                assert await cur.fetchone() == (FAST,)
+
+
+def _prune_log_bytes(url: str, secure_delete: str) -> int:
+    """What pruning a thread of 40 big checkpoints writes to the write-ahead log."""
+    path = Path(url.removeprefix("sqlite:///"))
+    log = path.with_name(path.name + "-wal")
+    with open_checkpointer(url) as saver:
+        saver.conn.execute("PRAGMA wal_autocheckpoint=0")
+        saver.conn.execute(f"PRAGMA secure_delete={secure_delete}")
+        graph = build_blob_graph(saver)
+        for _ in range(40):
+            graph.invoke({"blob": uuid.uuid4().hex * 256}, config("t"))  # ~8 KB each
+        before = log.stat().st_size
+        prune_thread(saver, "t")
+        return log.stat().st_size - before
+
+
+def test_pruning_frees_pages_without_writing_them_again(tmp_path: Path) -> None:
+    # Many builds zero every freed page (SECURE_DELETE), which writes it again.
+    fast = _prune_log_bytes(f"sqlite:///{tmp_path / 'fast.db'}", "FAST")
+    zeroed = _prune_log_bytes(f"sqlite:///{tmp_path / 'zeroed.db'}", "ON")
+    assert fast * 4 < zeroed, (fast, zeroed)
 
 
 def test_sqlite_file_shrinks_after_deleting_a_big_thread(sqlite_url: str) -> None:
