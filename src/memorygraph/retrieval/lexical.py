@@ -51,9 +51,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from memorygraph.caching import KEPT_CHARS, BoundedCache
 from memorygraph.retrieval.base import Scores, normalize_max
@@ -74,11 +74,6 @@ def _idf(frequency: int, documents: int) -> float:
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
-def _saturate(frequency: int, relative_length: float, k1: float, b: float) -> float:
-    # Lucene's term-frequency component, as bm25s computes it.
-    return frequency / (k1 * (1 - b + b * relative_length) + frequency)
-
-
 _STEMMERS = threading.local()  # a Stemmer object must not be shared between threads
 
 
@@ -90,37 +85,43 @@ def _stemmer() -> Any:
 
 
 _TOKENIZED: BoundedCache[str, tuple[str, ...]] = BoundedCache(1024)
+_SPLIT = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s.tokenize's default token_pattern
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """``bm25s.tokenize``'s words of one text (``stopwords="en_plus"``, the English stemmer).
+
+    Its steps, without its cost per call (it builds its stopword set again for
+    every text): lowercase, split on its token pattern, drop the stopwords, stem
+    each word. A stem does not depend on the other words, so the words are the
+    same as a whole batch's (a property test compares them with bm25s's).
+    """
+    kept = [word for word in _SPLIT(text.lower()) if word not in _STOPWORDS]
+    return tuple(_stemmer().stemWords(kept)) if kept else ()
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Split texts into lowercased, stemmed words, English stopwords left out.
 
-    A text is tokenized once while it is among the last ones seen: a request
-    is read again as a turn of the window on the next turns, and speakers'
-    names come back on every turn. Each text's words do not depend on the
-    others in the call.
+    The words are those of ``bm25s.tokenize(texts, stopwords="en_plus")`` with
+    the English stemmer. A text is tokenized once while it is among the last
+    ones seen: a request is read again as a turn of the window on the next
+    turns, and speakers' names come back on every turn.
 
     Example:
         >>> tokenize(["She was painting sunsets", "the of and"])
         [['paint', 'sunset'], []]
     """
-    if not texts:
-        return []
-    known = {text: hit for text in texts if (hit := _TOKENIZED.get(text)) is not None}
-    new = [text for text in dict.fromkeys(texts) if text not in known]
-    if new:
-        tokens: list[list[str]] = bm25s.tokenize(
-            new,
-            stopwords="en_plus",
-            stemmer=_stemmer().stemWords,
-            return_ids=False,
-            show_progress=False,
-        )
-        for text, stems in zip(new, tokens, strict=True):
-            known[text] = tuple(stems)
+    found: list[list[str]] = []
+    for text in texts:
+        words = _TOKENIZED.get(text)
+        if words is None:
+            words = _words(text)
             if len(text) <= KEPT_CHARS:
-                _TOKENIZED.put(text, known[text])
-    return [list(known[text]) for text in texts]
+                _TOKENIZED.put(text, words)
+        found.append(list(words))
+    return found
 
 
 @dataclass
@@ -390,11 +391,16 @@ class LexicalRetriever:
             term: _idf(int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, count)
             for term in terms
         }
+        # Lucene's term-frequency part, f / (k1 * (1 - b + b * length) + f), as bm25s
+        # computes it; the length's part and each term's weight * rarity taken once.
+        weighted = {term: weight * rarity[term] for term, weight in terms.items()}
+        k1, b = self.k1, self.b
         scores = np.zeros(len(pending.documents))
         for offset, (frequency, length) in enumerate(pending.documents):
+            norm = k1 * (1 - b + b * length)
             scores[offset] = sum(
-                weight * rarity[term] * _saturate(frequency[term], length, self.k1, self.b)
-                for term, weight in terms.items()
+                part * (frequency[term] / (norm + frequency[term]))
+                for term, part in weighted.items()
                 if term in frequency  # a document's counts are all positive
             )
         return scores
@@ -481,10 +487,10 @@ class LexicalRetriever:
         raw = self._weighted(archived, index, pending, asked)
         best = 0.0
         for seq in _best_positive(raw, _COVERAGE_TURNS):
-            own = (
+            own = set(
                 index.own[seq] if seq < archived or pending is None else pending.own[seq - archived]
             )
-            best = max(best, sum(weights[word] for word in set(own) if word in weights))
+            best = max(best, sum(weight for word, weight in weights.items() if word in own))
         return best / total
 
     def _weighted(

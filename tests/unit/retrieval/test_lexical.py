@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import bm25s
 import numpy as np
 import pytest
@@ -10,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memorygraph.records import ArchivedTurn
-from memorygraph.retrieval import LexicalRetriever
-from memorygraph.retrieval.lexical import _best_positive, _column_sums, tokenize
+from memorygraph.retrieval import LexicalRetriever, lexical
+from memorygraph.retrieval.lexical import _best_positive, _column_sums, _idf, _Pending, tokenize
 from tests.unit.retrieval.kit import transcript_of, turns
 
 CHAT = turns(
@@ -34,11 +36,15 @@ def test_tokenize_lowercases_stems_and_drops_stopwords() -> None:
 
 
 _WORDS = ["Ana", "moved", "to", "Osaka", "the", "paintings", "were", "PAINTED", "in", "2024", ""]
+_TEXTS = st.one_of(
+    st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join),
+    st.text(max_size=60),  # any characters: accents, digits, punctuation, underscores
+)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join), max_size=5))
-def test_tokenize_remembers_each_text_as_the_whole_batch_tokenizes_it(texts: list[str]) -> None:
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXTS, max_size=5))
+def test_tokenize_gives_bm25s_words_text_by_text(texts: list[str]) -> None:
     stemmer = Stemmer.Stemmer("english")
     expected = (
         bm25s.tokenize(
@@ -57,19 +63,67 @@ def test_tokenize_remembers_each_text_as_the_whole_batch_tokenizes_it(texts: lis
 
 def test_tokenize_reads_a_text_again_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     tokenize(["Ana moved to Osaka in spring"])
-    calls: list[list[str]] = []
-    real = bm25s.tokenize
+    calls: list[str] = []
+    real = lexical._words
 
-    def counting(texts: list[str], **options: object) -> object:
-        calls.append(list(texts))
-        return real(texts, **options)
+    def counting(text: str) -> tuple[str, ...]:
+        calls.append(text)
+        return real(text)
 
-    monkeypatch.setattr(bm25s, "tokenize", counting)
+    monkeypatch.setattr(lexical, "_words", counting)
     words = tokenize(["Ana moved to Osaka in spring", "a new turn", "a new turn"])
-    assert calls == [["a new turn"]]
+    assert calls == ["a new turn"]
     assert words[0] == ["ana", "move", "osaka", "spring"]
     words[0].append("changed")  # a caller's list is its own
     assert tokenize(["Ana moved to Osaka in spring"]) == [["ana", "move", "osaka", "spring"]]
+
+
+def _lucene_pending(
+    frequency: Counter[str],
+    length: float,
+    rarity: dict[str, float],
+    terms: dict[str, float],
+    k1: float,
+    b: float,
+) -> float:
+    # The formula as it was written before its shared parts were taken once.
+    return sum(
+        weight * rarity[term] * (frequency[term] / (k1 * (1 - b + b * length) + frequency[term]))
+        for term, weight in terms.items()
+        if term in frequency
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=12), min_size=1, max_size=6
+    ),
+    st.dictionaries(st.sampled_from("abcdefghij"), st.floats(0.1, 3.0), min_size=1),
+    st.sampled_from([(1.5, 0.75), (1.2, 0.3), (0.9, 1.0)]),
+)
+def test_pending_turns_score_as_the_lucene_formula_bit_for_bit(
+    docs: list[list[str]], terms: dict[str, float], k1_b: tuple[float, float]
+) -> None:
+    k1, b = k1_b
+    archive = transcript_of(CHAT)
+    retriever = LexicalRetriever(k1=k1, b=b)
+    retriever.score(archive, "kitten")  # builds the index
+    index = next(iter(archive.derived.values()))
+    mean = max(index.mean_length, 1e-9)
+    pending = _Pending(
+        words=docs, own=docs, documents=[(Counter(doc), len(doc) / mean) for doc in docs]
+    )
+    scores = retriever._score_pending(index, pending, terms)
+    vocabulary = index.bm25.vocab_dict
+    rarity = {
+        term: _idf(
+            int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, index.size
+        )
+        for term in terms
+    }
+    expected = [_lucene_pending(c, rel, rarity, terms, k1, b) for c, rel in pending.documents]
+    assert scores.tolist() == expected
 
 
 def test_the_turn_that_shares_the_rare_words_ranks_first() -> None:
