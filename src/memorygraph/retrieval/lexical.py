@@ -17,7 +17,8 @@ teacher liked the vase").
 Words are lowercased, English stopwords dropped (bm25s's longer list: question
 words such as "what" and "did" carry no topic) and the rest stemmed (Snowball,
 through PyStemmer). A turn's own words count twice, its neighbours' once.
-Each turn is tokenized once (bm25s's tokenizer); when the archive grows only
+Each turn is tokenized once (bm25s's tokenizer's steps, one text at a time:
+`tokenize`); when the archive grows only
 the new turns are tokenized, and the index is rebuilt from the cached word
 ids with bm25s's scores, bit for bit, in a few NumPy calls
 (`memorygraph.retrieval.columns`; its cost is in benchmarks/README.md).
