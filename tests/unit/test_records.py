@@ -52,16 +52,18 @@ def test_package_id_is_the_sha256_of_its_content() -> None:
     assert a.id == b.id != c.id
     assert ContextPackage.model_validate_json(a.to_json()) == a
     # The sha256 (not another 64-hex-digit hash) of the canonical JSON without the id.
-    body = a.model_dump(mode="json", exclude={"id"})
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    assert a.id == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert a.id == plain_hash(a)
     assert a.id == "292ab494474a80f38d4d3e5ae648e1d6446bb35eb27ec7f1e61b5f577969718b"
+
+
+def canonical(value: object) -> str:
+    """The canonical JSON the package id hashes, written with the standard library."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def plain_hash(package: ContextPackage) -> str:
     body = package.model_dump(mode="json", exclude={"id"})
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
 def test_a_package_made_of_items_seen_before_has_the_same_id() -> None:
@@ -162,12 +164,6 @@ def test_an_item_at_another_rank_dumps_and_encodes_as_if_built_there(
         moved = ranked(ranked(base, 3), rank)
         built_there = base.model_copy(update={"rank": rank})
         assert moved == built_there and moved.rank == rank
-        whole = json.dumps(
-            built_there.model_dump(mode="json"),
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        assert records._item_json(moved) == whole
+        assert records._item_json(moved) == canonical(built_there.model_dump(mode="json"))
         dump = records._item_dump(moved)
         assert dump == built_there.model_dump() and list(dump) == list(built_there.model_dump())
