@@ -142,6 +142,11 @@ class _Index:
         default_factory=dict
     )
 
+    def rarity(self, term: str) -> float:
+        """The word's idf in the index; a word the archive never holds counts as in one turn."""
+        column = self.bm25.vocab_dict.get(term)
+        return _idf(int(self.frequencies[column]) if column is not None else 1, self.size)
+
 
 @dataclass
 class _Pending:
@@ -386,12 +391,7 @@ class LexicalRetriever:
         is not rebuilt for every request.
         ``terms`` maps each query word to its weight (a word said twice: 2).
         """
-        vocabulary = index.bm25.vocab_dict
-        count = index.size
-        rarity = {
-            term: _idf(int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, count)
-            for term in terms
-        }
+        rarity = {term: index.rarity(term) for term in terms}
         # Lucene's term-frequency part, f / (k1 * (1 - b + b * length) + f), as bm25s
         # computes it; the length's part and each term's weight * rarity taken once.
         weighted = {term: weight * rarity[term] for term, weight in terms.items()}
@@ -475,10 +475,7 @@ class LexicalRetriever:
         # A date the thread never said in words (turns carry their dates apart,
         # and recall ranks named periods on its own) says nothing of coverage.
         weights = {
-            term: count
-            * _idf(
-                int(index.frequencies[vocabulary[term]]) if term in vocabulary else 1, index.size
-            )
+            term: count * index.rarity(term)
             for term, count in asked.items()
             if term in vocabulary or not _is_date_word(term, dated)
         }
