@@ -50,7 +50,11 @@ def truncate_text(text: str, *, keep: int, counter: TokenCounter) -> tuple[str, 
         The shortened text and the number of tokens cut; the text unchanged and
         0 when it already holds at most ``keep`` tokens.
     """
-    ids = counter.encode(text)
+    return _cut(text, counter.encode(text), keep, counter)
+
+
+def _cut(text: str, ids: Sequence[int], keep: int, counter: TokenCounter) -> tuple[str, int]:
+    """`truncate_text` of a text already encoded to ``ids``."""
     if len(ids) <= keep:
         return text, 0
     keep = max(keep, 0)
@@ -59,8 +63,8 @@ def truncate_text(text: str, *, keep: int, counter: TokenCounter) -> tuple[str, 
     head = keep - tail
     encoding = counter.encoding
     # A cut may fall inside a multi-byte character: its stray bytes are dropped.
-    head_text = encoding.decode(ids[:head], errors="ignore")
-    tail_text = encoding.decode(ids[len(ids) - tail :], errors="ignore") if tail else ""
+    head_text = encoding.decode(list(ids[:head]), errors="ignore")
+    tail_text = encoding.decode(list(ids[len(ids) - tail :]), errors="ignore") if tail else ""
     return f"{head_text}\n{TRUNCATION_MARKER.format(cut=cut)}\n{tail_text}", cut
 
 
@@ -82,10 +86,15 @@ def _text_of(item: ContextItem) -> str:
 
 
 def _shortened(
-    item: ContextItem, text: str, keep: int, before: int, counter: TokenCounter
+    item: ContextItem,
+    text: str,
+    ids: Sequence[int],
+    keep: int,
+    before: int,
+    counter: TokenCounter,
 ) -> ContextItem:
     assert item.message is not None
-    shortened, cut = truncate_text(text, keep=keep, counter=counter)
+    shortened, cut = _cut(text, ids, keep, counter)
     data: dict[str, Any] = {**item.message["data"], "content": shortened}
     message_dict = {**item.message, "data": data}
     (message,) = messages_from_dict([message_dict])
@@ -104,13 +113,32 @@ def _shortened(
     )
 
 
+def _level(sizes: Sequence[int], excess: int) -> tuple[int, int]:
+    """How many of the largest results (``sizes``, largest first) go down together, and to what.
+
+    The largest ones are lowered to the size of the next one until lowering
+    them saves ``excess``; then they share what is left of the cut evenly (the
+    level rounds down, so they save at least the excess).
+    """
+    total = 0
+    for count, size in enumerate(sizes, start=1):
+        total += size
+        following = sizes[count] if count < len(sizes) else 0
+        if total - count * following >= excess:
+            return count, max(following, (total - excess) // count)
+    return len(sizes), 0
+
+
 def shorten_tool_results(
     items: Sequence[ContextItem], excess: int, *, counter: TokenCounter
 ) -> list[ContextItem] | None:
     """Shorten the largest tool results among ``items`` until ``excess`` tokens are saved.
 
-    The largest result is cut first, down to the size of the next largest, so
-    results are shortened evenly from the top; each keeps its head and its tail.
+    The largest result is cut first, down to the size of the next largest, and
+    from there both together, and so on: results are shortened evenly from the
+    top, each keeping its head and its tail. Each round lowers every result it
+    cuts at once (each text is encoded once), so a few rounds settle what token
+    counts add up to, whatever the sizes.
 
     Args:
         items: The critical items; only tool results (kind ``tool_result``,
@@ -129,23 +157,24 @@ def shorten_tool_results(
     if not positions:
         return None
     texts = {index: _text_of(current[index]) for index in positions}
-    kept = {index: len(counter.encode(texts[index])) for index in positions}
+    ids = {index: counter.encode(texts[index]) for index in positions}
+    kept = {index: len(ids[index]) for index in positions}
     before = {index: current[index].tokens for index in positions}
     while excess > 0:
         live = [index for index in positions if kept[index] > 0]
         if not live:
             return None
-        # The largest result first (ties: the earliest), down to the next largest.
+        # The largest results first (ties: the earliest), down together to one level.
         live.sort(key=lambda index: (-current[index].tokens, index))
-        biggest = live[0]
-        runner_up = current[live[1]].tokens if len(live) > 1 else 0
-        step = max(1, min(excess, current[biggest].tokens - runner_up))
-        if "truncated" not in current[biggest].metadata:
-            step += counter.count_text(TRUNCATION_MARKER.format(cut=kept[biggest])) + 2
-        kept[biggest] = max(0, kept[biggest] - step)
-        old = current[biggest].tokens
-        current[biggest] = _shortened(
-            items[biggest], texts[biggest], kept[biggest], before[biggest], counter
-        )
-        excess -= old - current[biggest].tokens
+        count, level = _level([current[index].tokens for index in live], excess)
+        for index in live[:count]:
+            step = max(1, current[index].tokens - level)
+            if "truncated" not in current[index].metadata:
+                step += counter.count_text(TRUNCATION_MARKER.format(cut=kept[index])) + 2
+            kept[index] = max(0, kept[index] - step)
+            old = current[index].tokens
+            current[index] = _shortened(
+                items[index], texts[index], ids[index], kept[index], before[index], counter
+            )
+            excess -= old - current[index].tokens
     return current

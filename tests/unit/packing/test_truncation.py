@@ -26,7 +26,7 @@ from memorygraph import (
     TokenCounter,
 )
 from memorygraph.context import Identity
-from memorygraph.packing import build_package, collect_items
+from memorygraph.packing import build_package, collect_items, truncation
 from memorygraph.packing.truncation import (
     TRUNCATION_MARKER,
     shorten_tool_results,
@@ -127,6 +127,31 @@ def test_when_even_the_markers_do_not_fit_the_package_fails_closed() -> None:
             now=NOW,
         )
     assert {"q", "a0", "t0-0", "t0-1"} <= set(raised.value.item_ids)
+
+
+def test_equal_large_results_are_shortened_together_in_a_few_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Parallel calls often return results of nearly the same size: lowering the
+    # largest to the next one a few tokens at a time took thousands of rounds
+    # (each cutting and counting a whole result), ten seconds a pack.
+    rounds = [[6000, 6000, 5990]]
+    state = {"messages": [HumanMessage("look it up", id="q"), *turn_in_progress(rounds)]}
+    cuts: list[int] = []
+    real = truncation._shortened
+
+    def counting(*args: Any) -> ContextItem:
+        cuts.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(truncation, "_shortened", counting)
+    config = MemoryConfig(token_budget=3000, output_reserve=0)
+    package = build_package(state, identity=WHO, config=config, counter=COUNTER, now=NOW)
+    assert package.total_tokens <= config.available_tokens
+    assert set(package.truncated) == {"t0-0", "t0-1", "t0-2"}
+    after = [package.truncated[i]["tokens_after"] for i in ("t0-0", "t0-1", "t0-2")]
+    assert max(after) - min(after) <= 3, after  # shortened evenly
+    assert len(cuts) <= 4 * 3, len(cuts)
 
 
 def test_shorten_tool_results_leaves_other_items_alone() -> None:
