@@ -150,15 +150,7 @@ def test_an_item_dump_of_the_wrong_shape_is_a_validation_error(bad_id: object) -
 def test_an_item_at_another_rank_dumps_and_encodes_as_if_built_there(
     metadata: dict[str, object],
 ) -> None:
-    base = ContextItem(
-        id="m1",
-        kind=ItemKind.RECENT_TURN,
-        content="hi",
-        priority=Priority.MEDIUM,
-        tokens=4,
-        source="t",
-        metadata=metadata,
-    )
+    base = ContextItem.model_validate({**item("m1").model_dump(), "metadata": metadata})
     assert ranked(base, 0) is base
     for rank in (1, 7, 12345, 0):
         moved = ranked(ranked(base, 3), rank)
