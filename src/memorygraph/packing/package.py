@@ -186,7 +186,6 @@ def _package(
             _fit_summary(item, summary, cap, counter) if item.kind is ItemKind.SUMMARY else item
             for item in allowed
         ]
-    repriced_once = False
     while True:
         included, over = pack_items(
             allowed,
@@ -216,11 +215,12 @@ def _package(
         exact = counter.count_messages(draft.to_messages())
         if exact <= config.available_tokens:
             return ContextPackage(**fields, total_tokens=exact)
-        repriced = None if repriced_once else _reprice(allowed, included, counter)
-        repriced_once = True
+        repriced = _reprice(allowed, included, counter)
         if repriced is not None:
             # An item declared smaller than it renders: it pays its own size, so
             # what it displaces is chosen by priority, not the items packed first.
+            # Also one that only went in on a retry; each item is repriced once
+            # (to its least cost, which it then declares), so this ends.
             allowed = repriced
             continue
         # Token counts are not exactly additive across block boundaries: make room

@@ -297,3 +297,10 @@ def test_the_summary_that_fits_is_not_pushed_out_by_recall_counterexample() -> N
     prop = test_property_the_turn_in_progress_is_whole_or_the_package_fails_closed
     inner = prop.hypothesis.inner_test  # type: ignore[attr-defined]
     inner(history=0, rounds=[[216]], recalled=[5] * 10, summary_words=118, budget=870)
+
+
+def test_the_summary_is_not_pushed_out_by_a_recalled_item_that_went_in_on_the_retry() -> None:
+    """The retry packed another under-declared item; it is repriced in its turn."""
+    prop = test_property_the_turn_in_progress_is_whole_or_the_package_fails_closed
+    inner = prop.hypothesis.inner_test  # type: ignore[attr-defined]
+    inner(history=0, rounds=[[1, 222, 400]], recalled=[44, 89], summary_words=60, budget=1663)
