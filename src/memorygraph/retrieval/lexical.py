@@ -19,9 +19,9 @@ words such as "what" and "did" carry no topic) and the rest stemmed (Snowball,
 through PyStemmer). A turn's own words count twice, its neighbours' once.
 Each turn is tokenized once (bm25s's tokenizer's steps, one text at a time:
 `tokenize`); when the archive grows only
-the new turns are tokenized, and the index is rebuilt from the cached word
-ids with bm25s's scores, bit for bit, in a few NumPy calls
-(`memorygraph.retrieval.columns`; its cost is in benchmarks/README.md).
+the new turns are tokenized and merged into the index's word columns, and the
+scores are computed again with bm25s's formulas, bit for bit, in a few NumPy
+calls (`memorygraph.retrieval.columns`; its cost is in benchmarks/README.md).
 
 Example:
     >>> from memorygraph.records import ArchivedTurn
@@ -58,7 +58,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from memorygraph.caching import KEPT_CHARS, BoundedCache
 from memorygraph.retrieval.base import Scores, normalize_max
-from memorygraph.retrieval.columns import Columns, WordIds, lucene_columns
+from memorygraph.retrieval.columns import Columns, Postings, WordIds
 from memorygraph.timestamps import MONTHS
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ class _Index:
     vocabulary: dict[str, int] = field(default_factory=dict)  # a word's column, append-only
     own_ids: list[WordIds] = field(default_factory=list)  # `own` as columns
     word_ids: list[WordIds] = field(default_factory=list)  # `words` as columns
+    postings: Postings = field(default_factory=Postings)  # the indexed documents' words
     frequencies: Any = None  # documents per term id, for scoring pending turns
     mean_length: float = 0.0  # of the indexed documents
     pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
@@ -307,7 +308,10 @@ class LexicalRetriever:
             index.own_ids += [_ids(index.vocabulary, turn) for turn in own]
             # Each turn's document by `_compose`'s rule, as columns: its own words
             # twice, then its neighbours' words (the order does not change a count).
+            # Sessions only grow at the end: of the turns indexed before, only the
+            # last one's document can change (it may gain a next neighbour).
             total, sessions = len(transcript), transcript.sessions
+            start = max(len(index.postings) - 1, 0)
             documents = [
                 np.concatenate(
                     [
@@ -316,9 +320,10 @@ class LexicalRetriever:
                         *(index.word_ids[n] for n in self._neighbours(sessions, seq, total)),
                     ]
                 )
-                for seq in range(total)
+                for seq in range(start, total)
             ]
-            index.bm25 = lucene_columns(documents, index.vocabulary, k1=self.k1, b=self.b)
+            index.postings.replace(start, documents)
+            index.bm25 = index.postings.columns(index.vocabulary, k1=self.k1, b=self.b)
             index.frequencies = np.diff(index.bm25.scores["indptr"])
             index.mean_length = index.bm25.mean_length
             index.size = total

@@ -10,6 +10,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from memorygraph.records import ArchivedTurn
+from memorygraph.retrieval.columns import Columns
 from memorygraph.retrieval.transcript import Transcript
 
 THREAD = ("acme", "ana", "t1")
@@ -84,3 +85,13 @@ class KeywordEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+def by_word_and_turn(columns: Columns) -> dict[tuple[str, int], bytes]:
+    """Every (word, turn) score, as its float32 bytes."""
+    names = {column: word for word, column in columns.vocab_dict.items()}
+    scores, found = columns.scores, {}
+    for column in range(len(scores["indptr"]) - 1):
+        for at in range(scores["indptr"][column], scores["indptr"][column + 1]):
+            found[(names[column], int(scores["indices"][at]))] = scores["data"][at].tobytes()
+    return found

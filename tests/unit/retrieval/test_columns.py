@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import bm25s
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memorygraph.retrieval.columns import Columns, lucene_columns
+from memorygraph.retrieval.columns import Columns, Postings, lucene_columns
+from tests.unit.retrieval.kit import by_word_and_turn
 
 WORDS = [f"w{i}" for i in range(40)]
-
-
-def by_word_and_turn(columns: Columns) -> dict[tuple[str, int], bytes]:
-    """Every (word, turn) score, as its float32 bytes."""
-    names = {column: word for word, column in columns.vocab_dict.items()}
-    scores, found = columns.scores, {}
-    for column in range(len(scores["indptr"]) - 1):
-        for at in range(scores["indptr"][column], scores["indptr"][column + 1]):
-            found[(names[column], int(scores["indices"][at]))] = scores["data"][at].tobytes()
-    return found
 
 
 def ours(docs: list[list[str]], k1: float, b: float) -> Columns:
@@ -61,3 +53,45 @@ def test_turns_without_words_index_to_empty_columns() -> None:
     vocabulary = {"tea": 0}
     unused = lucene_columns([np.array([], dtype=np.int64)], vocabulary, k1=1.5, b=0.75)
     assert unused.scores["indptr"].tolist() == [0, 0]
+
+
+def layout_bytes(columns: Columns) -> tuple[bytes, bytes, bytes, int, float]:
+    scores = columns.scores
+    return (
+        scores["data"].tobytes(),
+        scores["indices"].tobytes(),
+        scores["indptr"].tobytes(),
+        scores["num_docs"],
+        columns.mean_length,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 30), max_size=30), min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6)), max_size=12),
+)
+def test_postings_grown_and_replaced_in_steps_score_as_built_at_once(
+    first: list[list[int]], steps: list[tuple[int, int]]
+) -> None:
+    # Each step drops a few of the last documents and appends others, as the
+    # lexical index does when a fold archives turns.
+    vocabulary = {f"w{i}": i for i in range(31)}
+    docs = [np.array(doc, dtype=np.int64) for doc in first]
+    postings = Postings()
+    postings.replace(0, docs)
+    for drop, add in steps:
+        start = max(len(docs) - drop, 0)
+        new = [np.array([(start + i * 7 + j) % 31 for j in range(i + 2)]) for i in range(add)]
+        docs = docs[:start] + new
+        postings.replace(start, new)
+        grown = postings.columns(vocabulary, k1=1.5, b=0.75)
+        once = lucene_columns(docs, vocabulary, k1=1.5, b=0.75)
+        assert layout_bytes(grown) == layout_bytes(once)
+
+
+def test_postings_refuse_a_start_past_the_last_document() -> None:
+    postings = Postings()
+    postings.replace(0, [np.array([0, 1])])
+    with pytest.raises(ValueError, match=r"start must be in \[0, 1\], got 2"):
+        postings.replace(2, [np.array([0])])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from memorygraph.records import ArchivedTurn
 from memorygraph.retrieval import LexicalRetriever, lexical
 from memorygraph.retrieval.lexical import _best_positive, _column_sums, _idf, _Pending, tokenize
-from tests.unit.retrieval.kit import transcript_of, turns
+from tests.unit.retrieval.kit import by_word_and_turn, transcript_of, turns
 
 CHAT = turns(
     ("Ana", "I adopted a kitten last week, her name is Miso."),
@@ -326,3 +326,32 @@ def test_column_sums_are_the_word_by_word_sums_bit_for_bit(
             start, end = columns["indptr"][column], columns["indptr"][column + 1]
             expected[columns["indices"][start:end]] += weight * columns["data"][start:end]
     assert np.array_equal(_column_sums(bm25, terms, len(docs)), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=6), st.sets(st.integers(1, 11)))
+def test_an_index_grown_fold_by_fold_is_the_index_built_at_once(
+    folds: list[int], new_days: set[int]
+) -> None:
+    # The turns of a fold may continue the session of the last indexed turn (its
+    # document gains a neighbour) or start a new one.
+    said = [CHAT[i % len(CHAT)] for i in range(sum(folds))]
+    day = 1
+    archived = []
+    for seq, turn in enumerate(said):
+        day += seq in new_days
+        update = {"seq": seq, "id": f"t{seq}", "created_at": f"2024-03-{day:02d}"}
+        archived.append(turn.model_copy(update=update))
+    retriever = LexicalRetriever()
+    grown = transcript_of([])
+    for size in folds:
+        grown.extend(archived[len(grown) : len(grown) + size])
+        retriever.score(grown, "painting")
+    at_once = transcript_of(archived)
+    retriever.score(at_once, "painting")
+    # The columns' order follows the order words were first seen, so compare by word.
+    grown_index, once_index = (t.derived[retriever._key].bm25 for t in (grown, at_once))
+    assert grown_index.mean_length == once_index.mean_length
+    assert by_word_and_turn(grown_index) == by_word_and_turn(once_index)
+    query = "Which colours did Bo use for the harbour painting?"
+    assert retriever.score(grown, query).tobytes() == retriever.score(at_once, query).tobytes()
