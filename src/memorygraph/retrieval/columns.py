@@ -97,7 +97,7 @@ class Postings:
     """
 
     keys: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    counts: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     lengths: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
@@ -128,7 +128,7 @@ class Postings:
         # The new pairs are sorted, and so are the kept ones: one merge.
         at = np.searchsorted(self.keys, keys)
         self.keys = np.insert(self.keys, at, keys)
-        self.counts = np.insert(self.counts, at, counts)
+        self.counts = np.insert(self.counts, at, counts.astype(np.int32))
 
     def pairs(self) -> list[tuple[int, int, int]]:
         """``(word, document, count)`` for every pair, in order (for tests and examples)."""
