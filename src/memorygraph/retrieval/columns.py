@@ -4,8 +4,8 @@
 column), the turns that hold it and the word's score in each (``data``,
 ``indices``, ``indptr``: compressed sparse columns), and the vocabulary that
 maps a word to its column. bm25s builds that layout with a Python loop per
-turn, about 200 ms for a thread of 1,000 turns, and the index is built again
-every time the archive grows (a fold, about one turn in six).
+turn, about 200 ms for a thread of 1,000 turns, and it would have to build it
+again every time the archive grows (a fold, about one turn in six).
 
 `lucene_columns` builds the same layout from the turns' word ids in a handful
 of NumPy calls. `Postings` keeps what it is built from between folds: each
