@@ -7,22 +7,23 @@ maps a word to its column. bm25s builds that layout with a Python loop per
 turn, about 200 ms for a thread of 1,000 turns, and it would have to build it
 again every time the archive grows (a fold, about one turn in six).
 
-`lucene_columns` builds the same layout from the turns' word ids in a handful
-of NumPy calls. `Postings` keeps what it is built from between folds: each
-turn's distinct words and their counts, sorted by word and then turn. A fold's
-new turns (and the last indexed turn, which may gain a neighbour) are merged
-into the sorted pairs rather than sorted with the whole archive again; only
-the scores, which depend on every turn (the idf, the mean length), are
-computed again, elementwise. The scores are bm25s's own, bit for bit
-(property tests compare them, built at once and grown fold by fold): the
-inverse document frequency is bm25s's formula in Python floats, kept as
-``float32``; the term-frequency part takes the same operations in the same
-order and the same precisions (``float64`` against the ``float32`` counts),
-and the product is rounded to ``float32`` as bm25s stores it.
+`Postings` builds the same layout from the turns' word ids in a handful of
+NumPy calls, and keeps what it is built from between folds: each turn's
+distinct words and their counts, sorted by word and then turn. A fold's new
+turns (and the last indexed turn, which may gain a neighbour) are merged into
+the sorted pairs rather than sorted with the whole archive again; only the
+scores, which depend on every turn (the idf, the mean length), are computed
+again, elementwise. The scores are bm25s's own, bit for bit (property tests
+compare them, built at once and grown fold by fold): the inverse document
+frequency is bm25s's formula in Python floats, kept as ``float32``; the
+term-frequency part takes the same operations in the same order and the same
+precisions (``float64`` against the ``float32`` counts), and the product is
+rounded to ``float32`` as bm25s stores it.
 
 Example:
     >>> vocabulary = {"tea": 0, "kyoto": 1}
-    >>> columns = lucene_columns([np.array([0, 1]), np.array([0])], vocabulary, k1=1.5, b=0.75)
+    >>> postings = Postings.of([np.array([0, 1]), np.array([0])])
+    >>> columns = postings.columns(vocabulary, k1=1.5, b=0.75)
     >>> columns.scores["indptr"].tolist(), columns.scores["indices"].tolist()
     ([0, 2, 3], [0, 1, 0])
 """
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Columns", "Postings", "lucene_columns"]
+__all__ = ["Columns", "Postings"]
 
 WordIds = npt.NDArray[np.int64]
 
@@ -60,45 +61,31 @@ class Columns:
     mean_length: float = 0.0
 
 
-def lucene_columns(
-    documents: Sequence[WordIds], vocabulary: dict[str, int], *, k1: float, b: float
-) -> Columns:
-    """BM25 (Lucene) scores of every word of every document, by word, as bm25s computes them.
-
-    Args:
-        documents: Each document's word ids (columns of ``vocabulary``), repeats included.
-        vocabulary: Every word's column; words no document holds get an empty column.
-        k1: BM25's term-frequency saturation.
-        b: BM25's length normalisation.
-
-    Returns:
-        The columns: ``data`` (``float32`` scores), ``indices`` (the documents,
-        ascending within a column), ``indptr``, ``num_docs``; and the vocabulary.
-    """
-    postings = Postings()
-    postings.replace(0, documents)
-    return postings.columns(vocabulary, k1=k1, b=b)
-
-
 @dataclass
 class Postings:
     """Each document's distinct words and how often it says each, sorted by word, then document.
 
-    What `lucene_columns` scores. Documents are numbered in the order they
-    come; `replace` changes the last ones and appends more, and costs the
-    new documents' words plus one pass over the pairs already held.
+    What `columns` scores. Documents are numbered in the order they come;
+    `replace` changes the last ones and appends more, and costs the new
+    documents' words plus one pass over the pairs already held.
 
     Example:
-        >>> postings = Postings()
-        >>> postings.replace(0, [np.array([1, 0, 1])])
+        >>> postings = Postings.of([np.array([1, 0, 1])])
         >>> postings.replace(1, [np.array([0])])
-        >>> postings.pairs()
-        [(0, 0, 1), (0, 1, 1), (1, 0, 2)]
+        >>> len(postings), postings.lengths.tolist(), postings.counts.tolist()
+        (2, [3, 1], [1, 1, 2])
     """
 
     keys: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     counts: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     lengths: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def of(cls, documents: Sequence[WordIds]) -> Postings:
+        """The postings of ``documents`` (each one's word ids, repeats included)."""
+        postings = cls()
+        postings.replace(0, documents)
+        return postings
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -130,15 +117,18 @@ class Postings:
         self.keys = np.insert(self.keys, at, keys)
         self.counts = np.insert(self.counts, at, counts.astype(np.int32))
 
-    def pairs(self) -> list[tuple[int, int, int]]:
-        """``(word, document, count)`` for every pair, in order (for tests and examples)."""
-        return [
-            (int(key >> _TURN_BITS), int(key & _TURN_MASK), int(count))
-            for key, count in zip(self.keys, self.counts, strict=True)
-        ]
-
     def columns(self, vocabulary: dict[str, int], *, k1: float, b: float) -> Columns:
-        """The documents' BM25 scores by word, as bm25s lays them out (see `lucene_columns`)."""
+        """BM25 (Lucene) scores of every word of every document, by word, as bm25s computes them.
+
+        Args:
+            vocabulary: Every word's column; words no document holds get an empty column.
+            k1: BM25's term-frequency saturation.
+            b: BM25's length normalisation.
+
+        Returns:
+            The columns: ``data`` (``float32`` scores), ``indices`` (the documents,
+            ascending within a column), ``indptr``, ``num_docs``; and the vocabulary.
+        """
         count, width = len(self.lengths), len(vocabulary)
         if count == 0 or not self.lengths.any():
             empty = {

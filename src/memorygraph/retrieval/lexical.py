@@ -129,19 +129,27 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 class _Index:
     own: list[list[str]] = field(default_factory=list)  # each turn's speaker and words
     words: list[list[str]] = field(default_factory=list)  # each turn's words only
-    size: int = 0  # how many turns the BM25 index covers
     bm25: Any = None  # the `Columns`, once built
     vocabulary: dict[str, int] = field(default_factory=dict)  # a word's column, append-only
     own_ids: list[WordIds] = field(default_factory=list)  # `own` as columns
     word_ids: list[WordIds] = field(default_factory=list)  # `words` as columns
     postings: Postings = field(default_factory=Postings)  # the indexed documents' words
     frequencies: Any = None  # documents per term id, for scoring pending turns
-    mean_length: float = 0.0  # of the indexed documents
     pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
     # each pending turn's document, by its and its neighbours' ids and texts: counts, length
     documents: dict[tuple[tuple[str, str], ...], tuple[Counter[str], int]] = field(
         default_factory=dict
     )
+
+    @property
+    def size(self) -> int:
+        """How many turns the BM25 index covers."""
+        return len(self.postings)
+
+    @property
+    def mean_length(self) -> float:
+        """The indexed documents' mean length, in words (0 before the index is built)."""
+        return float(self.bm25.mean_length) if self.bm25 is not None else 0.0
 
     def rarity(self, term: str) -> float:
         """The word's idf in the index; a word the archive never holds counts as in one turn."""
@@ -325,8 +333,6 @@ class LexicalRetriever:
             index.postings.replace(start, documents)
             index.bm25 = index.postings.columns(index.vocabulary, k1=self.k1, b=self.b)
             index.frequencies = np.diff(index.bm25.scores["indptr"])
-            index.mean_length = index.bm25.mean_length
-            index.size = total
             return index
 
     def _neighbours(self, sessions: list[int], seq: int, total: int) -> list[int]:

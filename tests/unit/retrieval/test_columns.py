@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memorygraph.retrieval.columns import Columns, Postings, lucene_columns
+from memorygraph.retrieval.columns import Columns, Postings
 from tests.unit.retrieval.kit import by_word_and_turn
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -20,7 +20,7 @@ def ours(docs: list[list[str]], k1: float, b: float) -> Columns:
         np.array([vocabulary.setdefault(w, len(vocabulary)) for w in doc], dtype=np.int64)
         for doc in docs
     ]
-    return lucene_columns(ids, vocabulary, k1=k1, b=b)
+    return Postings.of(ids).columns(vocabulary, k1=k1, b=b)
 
 
 @settings(max_examples=200, deadline=None)
@@ -51,7 +51,7 @@ def test_turns_without_words_index_to_empty_columns() -> None:
     built = ours([[], []], 1.5, 0.75)
     assert built.scores["num_docs"] == 2 and len(built.scores["data"]) == 0
     vocabulary = {"tea": 0}
-    unused = lucene_columns([np.array([], dtype=np.int64)], vocabulary, k1=1.5, b=0.75)
+    unused = Postings.of([np.array([], dtype=np.int64)]).columns(vocabulary, k1=1.5, b=0.75)
     assert unused.scores["indptr"].tolist() == [0, 0]
 
 
@@ -78,20 +78,18 @@ def test_postings_grown_and_replaced_in_steps_score_as_built_at_once(
     # lexical index does when a fold archives turns.
     vocabulary = {f"w{i}": i for i in range(31)}
     docs = [np.array(doc, dtype=np.int64) for doc in first]
-    postings = Postings()
-    postings.replace(0, docs)
+    postings = Postings.of(docs)
     for drop, add in steps:
         start = max(len(docs) - drop, 0)
         new = [np.array([(start + i * 7 + j) % 31 for j in range(i + 2)]) for i in range(add)]
         docs = docs[:start] + new
         postings.replace(start, new)
         grown = postings.columns(vocabulary, k1=1.5, b=0.75)
-        once = lucene_columns(docs, vocabulary, k1=1.5, b=0.75)
+        once = Postings.of(docs).columns(vocabulary, k1=1.5, b=0.75)
         assert layout_bytes(grown) == layout_bytes(once)
 
 
 def test_postings_refuse_a_start_past_the_last_document() -> None:
-    postings = Postings()
-    postings.replace(0, [np.array([0, 1])])
+    postings = Postings.of([np.array([0, 1])])
     with pytest.raises(ValueError, match=r"start must be in \[0, 1\], got 2"):
         postings.replace(2, [np.array([0])])
