@@ -55,6 +55,7 @@ from langgraph.store.base import BaseStore, PutOp
 from memorygraph.checkpointers import adelete_thread, backends, delete_thread
 from memorygraph.errors import IdentityError
 from memorygraph.records import ContextPackage
+from memorygraph.retrieval.transcript import transcript_cache
 from memorygraph.store.facts import SOURCE_THREAD, forget_shared_reads
 from memorygraph.store.namespaces import (
     archive_namespace,
@@ -289,6 +290,7 @@ def forget_thread(
         items = _thread_items(store, tenant, user, thread_id, _message_ids(values))
         if items:
             store.batch(_deletes(items))
+        transcript_cache().forget(tenant, user, thread_id)
         report.store_items = len(items)
     delete_thread(checkpointer, thread_id, vacuum=False)
     if vacuum:
@@ -324,6 +326,7 @@ async def aforget_thread(
         items = await _athread_items(store, tenant, user, thread_id, _message_ids(values))
         if items:
             await store.abatch(_deletes(items))
+        transcript_cache().forget(tenant, user, thread_id)
         report.store_items = len(items)
     await adelete_thread(checkpointer, thread_id, vacuum=False)
     if vacuum:
@@ -331,17 +334,23 @@ async def aforget_thread(
     return report
 
 
+def _prefix(owner: tuple[str] | tuple[str, str]) -> tuple[str, ...]:
+    # Everything the store keeps for a tenant, or for one of its users.
+    return tenant_namespace(owner[0]) if len(owner) == 1 else user_namespace(*owner)
+
+
 def _forget_owned(
     checkpointer: BaseCheckpointSaver[Any],
     store: BaseStore,
     pairs: Sequence[tuple[str, str]],
-    prefix: tuple[str, ...],
+    owner: tuple[str] | tuple[str, str],
     vacuum: bool,
 ) -> ForgetReport:
     threads = sorted({thread for _, thread in pairs})
     for thread in threads:
         delete_thread(checkpointer, thread, vacuum=False)
-    report = ForgetReport(threads=threads, store_items=_delete_prefix(store, prefix))
+    report = ForgetReport(threads=threads, store_items=_delete_prefix(store, _prefix(owner)))
+    transcript_cache().forget(*owner)
     if vacuum:
         report.vacuumed = backends.vacuum(checkpointer, store)
     return report
@@ -351,13 +360,14 @@ async def _aforget_owned(
     checkpointer: BaseCheckpointSaver[Any],
     store: BaseStore,
     pairs: Sequence[tuple[str, str]],
-    prefix: tuple[str, ...],
+    owner: tuple[str] | tuple[str, str],
     vacuum: bool,
 ) -> ForgetReport:
     threads = sorted({thread for _, thread in pairs})
     for thread in threads:
         await adelete_thread(checkpointer, thread, vacuum=False)
-    report = ForgetReport(threads=threads, store_items=await _adelete_prefix(store, prefix))
+    report = ForgetReport(threads=threads, store_items=await _adelete_prefix(store, _prefix(owner)))
+    transcript_cache().forget(*owner)
     if vacuum:
         report.vacuumed = await backends.avacuum(checkpointer, store)
     return report
@@ -387,9 +397,8 @@ def forget_user(
     Raises:
         InvalidNamespaceError: ``tenant_id`` or ``user_id`` is blank.
     """
-    prefix = user_namespace(tenant_id, user_id)
     pairs = owned_threads(store, tenant_id, user_id)
-    return _forget_owned(checkpointer, store, pairs, prefix, vacuum)
+    return _forget_owned(checkpointer, store, pairs, (tenant_id, user_id), vacuum)
 
 
 async def aforget_user(
@@ -405,9 +414,8 @@ async def aforget_user(
         return await asyncio.to_thread(
             forget_user, checkpointer, store, tenant_id, user_id, vacuum=vacuum
         )
-    prefix = user_namespace(tenant_id, user_id)
     pairs = await aowned_threads(store, tenant_id, user_id)
-    return await _aforget_owned(checkpointer, store, pairs, prefix, vacuum)
+    return await _aforget_owned(checkpointer, store, pairs, (tenant_id, user_id), vacuum)
 
 
 def forget_tenant(
@@ -432,9 +440,8 @@ def forget_tenant(
     Raises:
         InvalidNamespaceError: ``tenant_id`` is blank.
     """
-    prefix = tenant_namespace(tenant_id)
     pairs = owned_threads(store, tenant_id)
-    return _forget_owned(checkpointer, store, pairs, prefix, vacuum)
+    return _forget_owned(checkpointer, store, pairs, (tenant_id,), vacuum)
 
 
 async def aforget_tenant(
@@ -447,6 +454,5 @@ async def aforget_tenant(
     """Async twin of `forget_tenant`."""
     if backends.sync_only(checkpointer, store):
         return await asyncio.to_thread(forget_tenant, checkpointer, store, tenant_id, vacuum=vacuum)
-    prefix = tenant_namespace(tenant_id)
     pairs = await aowned_threads(store, tenant_id)
-    return await _aforget_owned(checkpointer, store, pairs, prefix, vacuum)
+    return await _aforget_owned(checkpointer, store, pairs, (tenant_id,), vacuum)

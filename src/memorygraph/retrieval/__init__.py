@@ -10,7 +10,8 @@ and their dates, as ``recalled`` items for the packer.
 - `MiniLMEmbeddings`: all-MiniLM-L6-v2, offline, with the ``[embeddings]`` extra.
 - `default_retriever`: what ``MemoryConfig.recall`` picks.
 - `recall_items` / `arecall_items`: the request in, candidate items out.
-- `Transcript` / `load_transcript`: the process's copy of a thread's archive.
+- `Transcript` / `load_transcript`: the process's copy of a thread's archive;
+  `transcript_cache()` bounds the copies and drops forgotten ones.
 """
 
 from memorygraph.retrieval.base import Retriever, Scores
@@ -26,6 +27,7 @@ from memorygraph.retrieval.transcript import (
     TranscriptCache,
     aload_transcript,
     load_transcript,
+    transcript_cache,
 )
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "passage_items",
     "rank_turns",
     "recall_items",
+    "transcript_cache",
 ]

@@ -54,6 +54,7 @@ __all__ = [
     "TranscriptCache",
     "aload_transcript",
     "load_transcript",
+    "transcript_cache",
 ]
 
 ThreadKey = tuple[str, str, str]
@@ -222,37 +223,130 @@ def _new_session(previous: datetime | None, moment: datetime | None) -> bool:
 class TranscriptCache:
     """Transcripts per store and thread, least recently used dropped first.
 
+    A thread's copy costs 4 to 7 kB an archived turn once recall uses it: the
+    turns, the lexical index's postings and scores, and the passages recall has
+    rendered (at most about one a turn). So the cache is bounded by turns as
+    well as by threads, and many long threads cannot take a process's memory:
+    the default, 50,000 turns, is at most about 350 MB a store. The thread a
+    request is for is always kept. A thread that was dropped is read again
+    from the store when it is next asked for, at the cost of one archive read
+    and one index build.
+
+    The nodes read through one cache per process, `transcript_cache()`.
+
     Args:
         max_threads: The most threads kept per store.
+        max_turns: The most turns kept per store, over all its threads.
+
+    Raises:
+        ValueError: A bound is below 1.
+
+    Example:
+        >>> from langgraph.store.memory import InMemoryStore
+        >>> from memorygraph.store.archive import archive_turns
+        >>> from langchain_core.messages import HumanMessage
+        >>> store, cache = InMemoryStore(), TranscriptCache(max_turns=3)
+        >>> for name in ("t1", "t2"):
+        ...     _ = archive_turns(store, ("acme", "ana", name),
+        ...                       [HumanMessage(f"{name} {i}", id=f"{name}-{i}") for i in range(2)],
+        ...                       start_seq=0, summary_version=1)
+        ...     _ = cache.get(store, ("acme", "ana", name), archived=2, last_id=f"{name}-1")
+        >>> cache.held(store)  # two threads of two turns are over 3 turns: t1 went
+        [('acme', 'ana', 't2')]
     """
 
-    def __init__(self, max_threads: int = 256) -> None:
-        self._max_threads = max_threads
+    def __init__(self, max_threads: int = 256, max_turns: int = 50_000) -> None:
         self._stores: weakref.WeakKeyDictionary[BaseStore, OrderedDict[ThreadKey, Transcript]]
         self._stores = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._forgets = 0  # how many `forget` calls: a request that began before one keeps nothing
+        self._max_threads = self._max_turns = 1
+        self.limit(max_threads=max_threads, max_turns=max_turns)
 
-    def _slot(self, store: BaseStore, thread: ThreadKey) -> Transcript:
+    def limit(self, *, max_threads: int | None = None, max_turns: int | None = None) -> None:
+        """Set the bounds (None keeps one as it is); copies beyond them go at once.
+
+        Example:
+            >>> from memorygraph.retrieval import transcript_cache
+            >>> transcript_cache().limit(max_turns=10_000)  # a small server: about 70 MB a store
+            >>> transcript_cache().limit(max_turns=50_000)  # the default again
+        """
+        threads = self._max_threads if max_threads is None else max_threads
+        turns = self._max_turns if max_turns is None else max_turns
+        if isinstance(threads, bool) or isinstance(turns, bool) or min(threads, turns) < 1:
+            raise ValueError(
+                f"max_threads and max_turns must be at least 1, not {threads} and {turns}"
+            )
+        with self._lock:
+            self._max_threads, self._max_turns = threads, turns
+            for held in self._stores.values():
+                self._trim(held)
+
+    def held(self, store: BaseStore) -> list[ThreadKey]:
+        """The threads whose transcripts are kept for ``store``, least recently used first."""
+        with self._lock:
+            return list(self._stores.get(store, ()))
+
+    def forget(
+        self,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> int:
+        """Drop the copies of the threads that match, in every store (None matches any).
+
+        `memorygraph.admin.forget_thread`, `forget_user` and `forget_tenant`
+        call this once the store's archive is deleted, so this process neither
+        keeps nor recalls what was forgotten, even when a new conversation
+        reuses the thread's id and its messages' ids.
+
+        Returns:
+            How many copies were dropped.
+        """
+        wanted = (tenant_id, user_id, thread_id)
+
+        def matches(key: ThreadKey) -> bool:
+            return all(part in (None, held) for part, held in zip(wanted, key, strict=True))
+
+        dropped = 0
+        with self._lock:
+            self._forgets += 1
+            for threads in self._stores.values():
+                for key in [key for key in threads if matches(key)]:
+                    del threads[key]
+                    dropped += 1
+        return dropped
+
+    def _trim(self, threads: OrderedDict[ThreadKey, Transcript]) -> None:
+        # With the lock held: the least recently used go while a bound is
+        # exceeded; the most recently used (the thread in use) always stays.
+        turns = sum(len(held) for held in threads.values())
+        while len(threads) > 1 and (len(threads) > self._max_threads or turns > self._max_turns):
+            _, dropped = threads.popitem(last=False)
+            turns -= len(dropped)
+
+    def _slot(self, store: BaseStore, thread: ThreadKey) -> tuple[Transcript, int]:
         with self._lock:
             threads = self._stores.setdefault(store, OrderedDict())
             transcript = threads.get(thread)
             if transcript is None:
                 transcript = threads[thread] = Transcript(thread)
-            threads.move_to_end(thread)
-            while len(threads) > self._max_threads:
-                threads.popitem(last=False)
-            return transcript
+            return transcript, self._forgets
 
-    def _replace(
-        self, store: BaseStore, thread: ThreadKey, turns: list[ArchivedTurn]
+    def _keep(
+        self, store: BaseStore, thread: ThreadKey, transcript: Transcript, forgets: int
     ) -> Transcript:
-        fresh = Transcript(thread)
-        # Only the turns that follow on from position 0: after a gap, what the
-        # archive holds is not known to belong to this branch of the thread.
-        fresh.extend([turn for position, turn in enumerate(turns) if turn.seq == position])
+        # After the request's reads: the thread becomes the most recently
+        # used, and the least recently used go while the bounds are exceeded.
+        # What a request read before a forget ran is not kept after it.
         with self._lock:
-            self._stores.setdefault(store, OrderedDict())[thread] = fresh
-        return fresh
+            if forgets != self._forgets:
+                return transcript
+            threads = self._stores.setdefault(store, OrderedDict())
+            threads[thread] = transcript
+            threads.move_to_end(thread)
+            self._trim(threads)
+        return transcript
 
     def get(
         self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
@@ -269,27 +363,36 @@ class TranscriptCache:
             The transcript. It may hold more turns than ``archived`` (a fork of
             an older checkpoint): callers only use the first ``archived``.
         """
-        transcript = self._slot(store, thread)
+        transcript, forgets = self._slot(store, thread)
         with transcript.lock:
             if _behind(transcript, archived):
                 transcript.extend(read_archive_range(store, thread, len(transcript), archived))
-            if _agrees(transcript, archived, last_id):
-                return transcript
-        return self._replace(store, thread, read_archive(store, thread))
+            agrees = _agrees(transcript, archived, last_id)
+        if not agrees:
+            transcript = _read_again(thread, read_archive(store, thread))
+        return self._keep(store, thread, transcript, forgets)
 
     async def aget(
         self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
     ) -> Transcript:
         """Async twin of `get`."""
-        transcript = self._slot(store, thread)
+        transcript, forgets = self._slot(store, thread)
         if _behind(transcript, archived):
             turns = await aread_archive_range(store, thread, len(transcript), archived)
             with transcript.lock:
                 if turns and turns[0].seq == len(transcript):
                     transcript.extend(turns)
-        if _agrees(transcript, archived, last_id):
-            return transcript
-        return self._replace(store, thread, await aread_archive(store, thread))
+        if not _agrees(transcript, archived, last_id):
+            transcript = _read_again(thread, await aread_archive(store, thread))
+        return self._keep(store, thread, transcript, forgets)
+
+
+def _read_again(thread: ThreadKey, turns: list[ArchivedTurn]) -> Transcript:
+    fresh = Transcript(thread)
+    # Only the turns that follow on from position 0: after a gap, what the
+    # archive holds is not known to belong to this branch of the thread.
+    fresh.extend([turn for position, turn in enumerate(turns) if turn.seq == position])
+    return fresh
 
 
 def _behind(transcript: Transcript, archived: int) -> bool:
@@ -303,6 +406,16 @@ def _agrees(transcript: Transcript, archived: int, last_id: str | None) -> bool:
 
 
 _DEFAULT_CACHE = TranscriptCache()
+
+
+def transcript_cache() -> TranscriptCache:
+    """The process's transcript cache, the one `load_transcript` and the nodes read through.
+
+    Example:
+        >>> transcript_cache().limit(max_turns=10_000)  # bound it lower on a small server
+        >>> transcript_cache().limit(max_turns=50_000)  # the default
+    """
+    return _DEFAULT_CACHE
 
 
 def load_transcript(

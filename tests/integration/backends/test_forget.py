@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from memorygraph import (
     MemoryConfig,
@@ -407,3 +407,65 @@ def test_forget_thread_keeps_facts_learned_in_threads_that_reuse_its_message_ids
     after = {f.value for f in load_facts(store, tenant, "ana")}
     assert "tea" not in after
     assert "coffee" in after
+
+
+FORGET = {
+    "thread": (forget_thread, aforget_thread),
+    "user": (forget_user, aforget_user),
+    "tenant": (forget_tenant, aforget_tenant),
+}
+
+
+def _same_ids_model() -> tuple[RecordingChatModel, dict[str, int]]:
+    """Replies numbered from 1 (set ``said["n"] = 0`` to start again): reused message ids."""
+    said = {"n": 0}
+
+    def respond(messages: Any) -> AIMessage:
+        said["n"] += 1
+        return AIMessage("ok", id=f"r{said['n']}")
+
+    return RecordingChatModel(respond=respond), said
+
+
+def _forget_args(scope: str, checkpointer: Any, store: Any, tenant: str) -> tuple[Any, ...]:
+    if scope == "thread":
+        return (checkpointer, "t1")
+    if scope == "user":
+        return (checkpointer, store, tenant, "ana")
+    return (checkpointer, store, tenant)
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+@pytest.mark.parametrize("scope", sorted(FORGET))
+async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
+    tmp_path: Path, scope: str, run: str
+) -> None:
+    """The process's copy of the archive goes with it (it matched turns by id alone)."""
+    tenant, secret = f"t{uuid.uuid4().hex[:8]}", marker()
+    ana, cfg = MemoryContext(tenant_id=tenant, user_id="ana"), {"configurable": {"thread_id": "t1"}}
+    model, said = _same_ids_model()
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    async with aopen_checkpointer(url) as checkpointer, aopen_store(url) as store:
+        graph = create_memory_graph(model, checkpointer=checkpointer, store=store, config=CONFIG)
+
+        async def conversation(texts: list[str]) -> Any:
+            said["n"] = 0
+            for i, text in enumerate(texts):
+                result = await graph.ainvoke(
+                    {"messages": [HumanMessage(text, id=f"h{i}")]}, cfg, context=ana
+                )
+            return result
+
+        await conversation([f"My locker code is {secret}{i}." for i in range(6)])
+        sync, asynchronous = FORGET[scope]
+        args = _forget_args(scope, checkpointer, store, tenant)
+        kwargs = {"store": store} if scope == "thread" else {}
+        if run == "sync":
+            await asyncio.to_thread(sync, *args, **kwargs)
+        else:
+            await asynchronous(*args, **kwargs)
+        talk = [f"The locker code changed again on day {i}." for i in range(6)]
+        result = await conversation([*talk, "What is my locker code?"])
+    recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
+    assert recalled, "the new conversation folded turns: recall has something to bring back"
+    assert not present(str(result["context_package"].to_messages()), secret)

@@ -360,3 +360,31 @@ def test_a_request_naming_a_speaker_of_the_thread_is_not_gated() -> None:
     # ... and recalled all the same, for naming someone who spoke in the thread.
     assert recall(store, query, n)
     assert recall(store, query.replace("John", "Peter"), n) == []
+
+
+def test_a_cached_thread_costs_about_7_kb_an_archived_turn() -> None:
+    """What `TranscriptCache`'s turn bound is sized by: turns, index and rendered passages."""
+    import gc
+    import random
+    import tracemalloc
+
+    from memorygraph.retrieval import transcript_cache
+
+    rng = random.Random(7)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=1 + i % 9)) for i in range(2000)]
+    store = InMemoryStore()
+    n = archive(store, *[said(" ".join(rng.choices(words, k=40))[:200]) for _ in range(300)])
+    tracemalloc.start()
+    try:
+        for _ in range(40):  # until about every turn's passage is rendered and kept
+            recall(store, " ".join(rng.choices(words, k=12)), n)
+        assert transcript_cache().held(store) == [THREAD]
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        transcript_cache().forget(thread_id=THREAD[2])
+        gc.collect()
+        held -= tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert transcript_cache().held(store) == []
+    assert 3_000 < held / n < 8_000, f"{held / n:.0f} bytes an archived turn"  # 6.8 kB here

@@ -110,7 +110,80 @@ def test_the_cache_forgets_the_least_recently_used_threads() -> None:
         thread = ("acme", "ana", name)
         fold(store, thread, ["x"], 0)
         cache.get(store, thread, archived=1, last_id=f"{name}-0")
-    assert list(cache._stores[store]) == [("acme", "ana", "b"), ("acme", "ana", "c")]
+    assert cache.held(store) == [("acme", "ana", "b"), ("acme", "ana", "c")]
+
+
+def test_the_cache_keeps_at_most_max_turns_over_its_threads() -> None:
+    store = CountingStore()
+    cache = TranscriptCache(max_turns=5)
+    a, b, c = (("acme", "ana", name) for name in "abc")
+    for thread, size in ((a, 2), (b, 2), (c, 1)):
+        fold(store, thread, ["x"] * size, 0)
+        cache.get(store, thread, archived=size, last_id=f"{thread[2]}-{size - 1}")
+    assert cache.held(store) == [a, b, c]  # 5 turns: all kept
+    cache.get(store, a, archived=2, last_id="a-1")  # a is used again: b is now the oldest
+    fold(store, c, ["y", "z"], 1)
+    cache.get(store, c, archived=3, last_id="c-2")  # c grew to 3: 7 turns, b goes
+    assert cache.held(store) == [a, c]
+    cache.get(store, a, archived=2, last_id="a-1")
+    assert cache.held(store) == [c, a]
+    reads = store.reads
+    again = cache.get(store, b, archived=2, last_id="b-1")  # dropped: read from the store
+    assert [t.id for t in again.turns] == ["b-0", "b-1"] and store.reads > reads
+    assert cache.held(store) == [a, b]
+
+
+def test_a_thread_longer_than_max_turns_is_still_kept_while_it_is_used() -> None:
+    store = CountingStore()
+    cache = TranscriptCache(max_turns=2)
+    fold(store, THREAD, ["one", "two", "three"], 0)
+    transcript = cache.get(store, THREAD, archived=3, last_id="t1-2")
+    reads = store.reads
+    assert cache.get(store, THREAD, archived=3, last_id="t1-2") is transcript
+    assert store.reads == reads and cache.held(store) == [THREAD]
+
+
+@pytest.mark.parametrize(
+    "bounds", [{"max_threads": 0}, {"max_turns": 0}, {"max_turns": -1}, {"max_turns": True}]
+)
+def test_the_cache_refuses_bounds_that_would_keep_nothing(bounds: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must be at least 1"):
+        TranscriptCache(**bounds)
+    cache = TranscriptCache()
+    with pytest.raises(ValueError, match="must be at least 1"):
+        cache.limit(**bounds)
+
+
+def test_a_lower_limit_drops_the_oldest_copies_at_once() -> None:
+    store = InMemoryStore()
+    cache = TranscriptCache()
+    for name in "abc":
+        fold(store, ("acme", "ana", name), ["x", "y"], 0)
+        cache.get(store, ("acme", "ana", name), archived=2, last_id=f"{name}-1")
+    cache.limit(max_turns=4)
+    assert cache.held(store) == [("acme", "ana", "b"), ("acme", "ana", "c")]
+    cache.limit(max_threads=1)
+    assert cache.held(store) == [("acme", "ana", "c")]
+
+
+def test_forget_drops_the_copies_that_match_in_every_store() -> None:
+    stores = [InMemoryStore(), InMemoryStore()]
+    cache = TranscriptCache()
+    keys = [
+        ("acme", "ana", "t1"),
+        ("acme", "ana", "t2"),
+        ("acme", "bo", "t1"),
+        ("beta", "ana", "t1"),
+    ]
+    for store in stores:
+        for key in keys:
+            fold(store, key, ["x"], 0)
+            cache.get(store, key, archived=1, last_id=f"{key[2]}-0")
+    assert cache.forget("acme", "ana", "t1") == 2
+    assert cache.forget("acme", "bo") == 2
+    assert cache.held(stores[0]) == [("acme", "ana", "t2"), ("beta", "ana", "t1")]
+    assert cache.forget("acme") == 2 and cache.forget(thread_id="t1") == 2
+    assert cache.held(stores[0]) == cache.held(stores[1]) == []
 
 
 async def test_async_load_catches_up_too() -> None:
@@ -141,3 +214,19 @@ def test_pending_turns_follow_the_archived_turns_the_state_knows() -> None:
     assert (archive.archived, archive.settled) == (3, archive)
     with pytest.raises(ValueError, match="position 2, not 3"):
         archive.with_pending(window, archived=3)
+
+
+def test_what_a_request_read_before_a_forget_is_not_kept_after_it() -> None:
+    cache = TranscriptCache()
+
+    class ForgottenMidRead(InMemoryStore):
+        def batch(self, ops):  # type: ignore[no-untyped-def]
+            results = super().batch(ops)
+            cache.forget("acme", "ana", "t1")  # another caller forgets while this read runs
+            return results
+
+    store = ForgottenMidRead()
+    fold(store, THREAD, ["one", "two"], 0)
+    transcript = cache.get(store, THREAD, archived=2, last_id="t1-1")
+    assert [t.content for t in transcript.turns] == ["one", "two"]  # this request is served
+    assert cache.held(store) == []  # but its copy is not kept
