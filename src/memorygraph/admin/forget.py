@@ -49,10 +49,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore, PutOp
 
-from memorygraph.checkpointers import adelete_thread, backends, delete_thread
+from memorygraph.checkpointers import adelete_thread, backends, delete_thread, register_types
 from memorygraph.errors import IdentityError
 from memorygraph.records import ContextPackage
 from memorygraph.retrieval.transcript import transcript_cache
@@ -102,9 +103,15 @@ class ForgetReport:
 # --- the thread's owner and turns, from its checkpoint ---------------------------------
 
 
+# The thread's state is read through a copy of the saver that accepts the
+# records, as the graph compiled with it does (`register_types`): your own
+# saver, given to both, may have LangGraph's permissive or strict serializer.
+
+
 def _saved_values(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> dict[str, Any]:
     try:
-        saved = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        saved = register_types(checkpointer).get_tuple(config)
     except Exception as exc:  # a corrupt checkpoint must not block its own deletion
         logger.warning("thread %r: checkpoint unreadable while forgetting it (%s)", thread_id, exc)
         return {}
@@ -113,7 +120,8 @@ def _saved_values(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> dic
 
 async def _asaved_values(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> dict[str, Any]:
     try:
-        saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        saved = await register_types(checkpointer).aget_tuple(config)
     except Exception as exc:
         logger.warning("thread %r: checkpoint unreadable while forgetting it (%s)", thread_id, exc)
         return {}

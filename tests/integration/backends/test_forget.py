@@ -469,3 +469,47 @@ async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
     recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
     assert recalled, "the new conversation folded turns: recall has something to bring back"
     assert not present(str(result["context_package"].to_messages()), secret)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_forget_reads_your_own_saver_as_the_graph_does(tmp_path: Path, kind: str) -> None:
+    """The saver you built and gave the graph is the one you give forget.
+
+    The graph compiles with a copy that accepts memorygraph's records; forget
+    reads the thread's package (its owner) through such a copy too, so
+    LangGraph's permissive serializer has no "unregistered type" to report
+    (it would log one warning per record type, and LANGGRAPH_STRICT_MSGPACK
+    would block them).
+    """
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.store.memory import InMemoryStore
+
+    unregistered: list[str] = []
+    with ExitStack() as opened:
+        if kind == "memory":
+            saver: Any = InMemorySaver()
+        else:
+            conn = opened.enter_context(
+                sqlite3.connect(tmp_path / "own.db", check_same_thread=False)
+            )
+            saver = SqliteSaver(conn)
+        store = InMemoryStore()
+        graph = create_memory_graph(RecordingChatModel(), checkpointer=saver, store=store)
+        ana = people("acme")["ana"]
+        for thread in ("t1", "t2", "t3"):
+            talk(graph, ana, thread, marker(), ["hello"])
+        opened.callback(
+            register_serde_event_listener(
+                lambda event: (
+                    unregistered.append(f"{event['module']}.{event['name']}")
+                    if event["kind"] == "msgpack_unregistered_allowed"
+                    else None
+                )
+            )
+        )
+        assert forget_thread(saver, "t1", store=store).store_items > 0  # owner read off its package
+        assert (await aforget_thread(saver, "t2", store=store)).store_items > 0
+        assert forget_user(saver, store, "acme", "ana").threads == ["t3"]
+    assert unregistered == []
