@@ -453,6 +453,11 @@ class SessionSummary(_Record):
         version: Increases by one on every refresh.
         trigger: Why the latest refresh ran (``token_pressure``,
             ``turn_threshold``, ``correction``, ``task_change``, ``approval``).
+        archive_digest: The digest of the ``covered_turns`` archived turns
+            (`memorygraph.store.archive.archive_digest`): recall checks a
+            process's copy of the archive against it. None for summaries
+            written before it existed (the copy is checked by
+            ``last_updated_turn_id`` alone).
     """
 
     user_goal: str | None = None
@@ -467,6 +472,7 @@ class SessionSummary(_Record):
     covered_turns: int = 0
     version: int = 0
     trigger: str | None = None
+    archive_digest: str | None = None
 
     @model_validator(mode="after")
     def _check_invariants(self) -> SessionSummary:

@@ -177,6 +177,7 @@ class _Plan:
                     engine,
                     config,
                     history,
+                    summary.archive_digest,
                 )
         return cls(
             owner=(identity.tenant_id, identity.user_id),
@@ -201,6 +202,7 @@ class _RecallRequest(NamedTuple):
     retriever: Retriever
     config: MemoryConfig
     pending: Sequence[BaseMessage]  # the window before the request: ranked with the archive
+    digest: str | None
 
 
 def _record(

@@ -37,7 +37,7 @@ from memorygraph.config import MemoryConfig
 from memorygraph.context import MemoryContext, resolve_identity
 from memorygraph.nodes.steps import MemoryStep
 from memorygraph.records import SessionSummary
-from memorygraph.store.archive import aarchive_turns, archive_turns
+from memorygraph.store.archive import aarchive_turns, archive_digest, archive_turns, to_archived
 from memorygraph.summarizers.base import Summarizer
 from memorygraph.summarizers.extractive import ExtractiveSummarizer
 from memorygraph.tokens import TokenCounter, counter_for
@@ -175,9 +175,7 @@ def _stamp(
 ) -> SessionSummary:
     before = previous or SessionSummary()
     ids = [message_id(m) for m in folded]
-    data = content.model_dump(
-        exclude={"covered_turn_ids", "last_updated_turn_id", "covered_turns", "version", "trigger"}
-    )
+    data = content.model_dump(exclude=_STAMPED)
     return SessionSummary(
         **data,
         covered_turn_ids=ids,
@@ -185,7 +183,28 @@ def _stamp(
         covered_turns=before.covered_turns + len(ids),
         version=before.version + 1,
         trigger=trigger,
+        archive_digest=_digest(before, folded),
     )
+
+
+_STAMPED = {
+    "covered_turn_ids",
+    "last_updated_turn_id",
+    "covered_turns",
+    "version",
+    "trigger",
+    "archive_digest",
+}
+"""What the node sets on a refreshed summary; a summarizer's values are ignored."""
+
+
+def _digest(before: SessionSummary, folded: Sequence[BaseMessage]) -> str | None:
+    # The archive's digest once the folded turns are added, as they will be
+    # stored. A summary written before digests existed has none to chain on.
+    if before.covered_turns and before.archive_digest is None:
+        return None
+    turns = to_archived(folded, start_seq=before.covered_turns, summary_version=before.version + 1)
+    return archive_digest(before.archive_digest if before.covered_turns else None, turns)
 
 
 def summarize_messages(

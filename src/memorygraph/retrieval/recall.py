@@ -362,6 +362,7 @@ def recall_items(
     config: MemoryConfig,
     counter: TokenCounter,
     pending: Sequence[BaseMessage] = (),
+    digest: str | None = None,
 ) -> list[ContextItem]:
     """Recall turns relevant to the request, as ``recalled`` candidates.
 
@@ -380,13 +381,16 @@ def recall_items(
             share cannot show can still be recalled before it is folded (the
             packer never shows one turn twice). Only once the thread has an
             archive, whose statistics they are scored by.
+        digest: The archived turns' digest (``summary.archive_digest``): the
+            process's copy of the archive is used only if its turns match it
+            (without one, only if its turn at ``archived - 1`` is ``last_id``).
 
     Returns:
         Candidate items, best first; the packer decides which fit.
     """
     if archived <= 0 or not query.strip():
         return []
-    transcript = load_transcript(store, thread, archived=archived, last_id=last_id)
+    transcript = load_transcript(store, thread, archived=archived, last_id=last_id, digest=digest)
     if not len(transcript):
         return []
     transcript = _with_pending(transcript, archived, pending)
@@ -414,11 +418,14 @@ async def arecall_items(
     config: MemoryConfig,
     counter: TokenCounter,
     pending: Sequence[BaseMessage] = (),
+    digest: str | None = None,
 ) -> list[ContextItem]:
     """Async twin of `recall_items`."""
     if archived <= 0 or not query.strip():
         return []
-    transcript = await aload_transcript(store, thread, archived=archived, last_id=last_id)
+    transcript = await aload_transcript(
+        store, thread, archived=archived, last_id=last_id, digest=digest
+    )
     if not len(transcript):
         return []
     transcript = _with_pending(transcript, archived, pending)

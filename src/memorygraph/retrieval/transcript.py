@@ -4,11 +4,12 @@ The store's transcript archive is the source of truth. Reading all of it for
 every request would cost a store round trip per turn ever folded, so each
 process keeps a copy per thread and reads only what is new: the checkpoint
 says how many turns the archive holds for this state (the summary's
-``covered_turns``) and which turn was folded last, and the copy catches up
-with one batched read when it is behind. When the last folded turn is not the
-one the copy holds at that position (another branch of a forked thread wrote
-the archive), the copy is read again from the store. So the copy is correct
-in any process, after a restart, and for forks.
+``covered_turns``) and their digest (``archive_digest``), and the copy
+catches up with one batched read when it is behind. When the copy's turns do
+not have that digest (another branch of a forked thread wrote the archive, or
+another process forgot the thread and a new conversation on its id reused the
+message ids), the copy is read again from the store. So the copy is correct
+in any process, after a restart, for forks, and after a forget.
 
 Copies are kept per store object and per ``(tenant_id, user_id, thread_id)``:
 a lookup can only ever return the turns of the namespace it names.
@@ -41,6 +42,7 @@ from langgraph.store.base import BaseStore
 
 from memorygraph.records import ArchivedTurn
 from memorygraph.store.archive import (
+    archive_digest,
     aread_archive,
     aread_archive_range,
     read_archive,
@@ -91,6 +93,7 @@ class Transcript:
     base: Transcript | None = field(default=None, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)  # first position of each session
     _archived: int | None = field(default=None, repr=False)
+    _chain: list[str] = field(default_factory=list, repr=False)  # the digest after each turn
 
     def __len__(self) -> int:
         return len(self.turns)
@@ -169,6 +172,22 @@ class Transcript:
             self.turns.append(turn)
             self.times.append(moment)
             self.sessions.append(session)
+
+    def digest(self, size: int) -> str:
+        """`memorygraph.store.archive.archive_digest` of the first ``size`` turns.
+
+        Each turn's digest is computed once and kept.
+
+        Raises:
+            IndexError: ``size`` is more than the turns held.
+        """
+        if size > len(self.turns):
+            raise IndexError(f"{size} turns asked for, {len(self.turns)} held")
+        with self.lock:
+            chain = self._chain
+            while len(chain) < size:
+                chain.append(archive_digest(chain[-1] if chain else None, [self.turns[len(chain)]]))
+            return chain[size - 1] if size else ""
 
     def named_in(self, text: str) -> list[str]:
         """The speakers of this transcript whose names the text holds as whole words.
@@ -349,15 +368,27 @@ class TranscriptCache:
         return transcript
 
     def get(
-        self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
+        self,
+        store: BaseStore,
+        thread: ThreadKey,
+        *,
+        archived: int,
+        last_id: str | None,
+        digest: str | None = None,
     ) -> Transcript:
         """Return the thread's transcript, holding at least ``archived`` turns if the store does.
+
+        The copy is read again from the store when its first ``archived`` turns
+        are not the caller's: their digest is not ``digest`` or, without one,
+        the turn at ``archived - 1`` is not ``last_id``.
 
         Args:
             store: The store that holds the archive.
             thread: ``(tenant_id, user_id, thread_id)``.
             archived: How many turns the archive holds for the caller's state.
             last_id: The id of the turn at position ``archived - 1``.
+            digest: `memorygraph.store.archive.archive_digest` of those turns
+                (``SessionSummary.archive_digest``); None checks ``last_id`` only.
 
         Returns:
             The transcript. It may hold more turns than ``archived`` (a fork of
@@ -367,13 +398,19 @@ class TranscriptCache:
         with transcript.lock:
             if _behind(transcript, archived):
                 transcript.extend(read_archive_range(store, thread, len(transcript), archived))
-            agrees = _agrees(transcript, archived, last_id)
+            agrees = _agrees(transcript, archived, last_id, digest)
         if not agrees:
             transcript = _read_again(thread, read_archive(store, thread))
         return self._keep(store, thread, transcript, forgets)
 
     async def aget(
-        self, store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None
+        self,
+        store: BaseStore,
+        thread: ThreadKey,
+        *,
+        archived: int,
+        last_id: str | None,
+        digest: str | None = None,
     ) -> Transcript:
         """Async twin of `get`."""
         transcript, forgets = self._slot(store, thread)
@@ -382,7 +419,7 @@ class TranscriptCache:
             with transcript.lock:
                 if turns and turns[0].seq == len(transcript):
                     transcript.extend(turns)
-        if not _agrees(transcript, archived, last_id):
+        if not _agrees(transcript, archived, last_id, digest):
             transcript = _read_again(thread, await aread_archive(store, thread))
         return self._keep(store, thread, transcript, forgets)
 
@@ -399,10 +436,14 @@ def _behind(transcript: Transcript, archived: int) -> bool:
     return len(transcript) < archived
 
 
-def _agrees(transcript: Transcript, archived: int, last_id: str | None) -> bool:
-    if archived == 0 or last_id is None:
+def _agrees(transcript: Transcript, archived: int, last_id: str | None, digest: str | None) -> bool:
+    if archived == 0 or (last_id is None and digest is None):
         return True
-    return len(transcript) >= archived and transcript.turns[archived - 1].id == last_id
+    if len(transcript) < archived:
+        return False
+    if digest is not None:
+        return transcript.digest(archived) == digest
+    return transcript.turns[archived - 1].id == last_id
 
 
 _DEFAULT_CACHE = TranscriptCache()
@@ -419,17 +460,29 @@ def transcript_cache() -> TranscriptCache:
 
 
 def load_transcript(
-    store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None = None
+    store: BaseStore,
+    thread: ThreadKey,
+    *,
+    archived: int,
+    last_id: str | None = None,
+    digest: str | None = None,
 ) -> Transcript:
     """Return a thread's transcript from the process-wide cache, caught up with the store.
 
     See `TranscriptCache.get`.
     """
-    return _DEFAULT_CACHE.get(store, thread, archived=archived, last_id=last_id)
+    return _DEFAULT_CACHE.get(store, thread, archived=archived, last_id=last_id, digest=digest)
 
 
 async def aload_transcript(
-    store: BaseStore, thread: ThreadKey, *, archived: int, last_id: str | None = None
+    store: BaseStore,
+    thread: ThreadKey,
+    *,
+    archived: int,
+    last_id: str | None = None,
+    digest: str | None = None,
 ) -> Transcript:
     """Async twin of `load_transcript`."""
-    return await _DEFAULT_CACHE.aget(store, thread, archived=archived, last_id=last_id)
+    return await _DEFAULT_CACHE.aget(
+        store, thread, archived=archived, last_id=last_id, digest=digest
+    )

@@ -17,14 +17,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.store.base import BaseStore, GetOp, Item
 
-from memorygraph.inputs import clean_value
+from memorygraph.inputs import clean_text, clean_value
 from memorygraph.records import ArchivedTurn
 from memorygraph.store.namespaces import archive_namespace
 from memorygraph.turns import message_id, message_text
@@ -33,6 +35,7 @@ __all__ = [
     "aarchive_turns",
     "archive_turns",
     "aread_archive",
+    "archive_digest",
     "aread_archive_range",
     "read_archive",
     "read_archive_range",
@@ -74,6 +77,33 @@ def to_archived(
         )
         for offset, message in enumerate(messages)
     ]
+
+
+def archive_digest(previous: str | None, turns: Iterable[ArchivedTurn]) -> str:
+    """The digest of an archive's turns, chained on from ``previous`` (None: the first turn).
+
+    Each turn adds its id, role and text as the store keeps them (cleaned, see
+    `memorygraph.inputs.clean_text`), so the summary's digest
+    (``SessionSummary.archive_digest``) and one computed from the turns read
+    back agree. It tells one thread's archive from another's that reuses the
+    same message ids: a new conversation on a forgotten thread's id.
+
+    Example:
+        >>> from memorygraph.records import ArchivedTurn
+        >>> def turn(seq, text):
+        ...     return ArchivedTurn(id=f"m{seq}", seq=seq, role="human", content=text,
+        ...                         created_at="2024-03-01T10:00", summary_version=1)
+        >>> both = archive_digest(None, [turn(0, "hi"), turn(1, "bye")])
+        >>> both == archive_digest(archive_digest(None, [turn(0, "hi")]), [turn(1, "bye")])
+        True
+        >>> both == archive_digest(None, [turn(0, "hi"), turn(1, "ciao")])
+        False
+    """
+    digest = previous or ""
+    for turn in turns:
+        parts = [digest, clean_text(turn.id), turn.role, clean_text(turn.content)]
+        digest = hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+    return digest
 
 
 def _key(turn: ArchivedTurn) -> str:

@@ -513,3 +513,54 @@ async def test_forget_reads_your_own_saver_as_the_graph_does(tmp_path: Path, kin
         assert (await aforget_thread(saver, "t2", store=store)).store_items > 0
         assert forget_user(saver, store, "acme", "ana").threads == ["t3"]
     assert unregistered == []
+
+
+async def test_a_forget_in_another_process_is_not_undone_by_this_ones_copy(
+    tmp_path: Path,
+) -> None:
+    """The CLI forgets while the app runs: the app's copy no longer matches the new state.
+
+    The copy is checked against the summary's digest of the archived turns, not
+    only against the last folded turn's id, which the new conversation reuses.
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path / "memory.db"
+    url, secret = f"sqlite:///{path}", marker()
+    ana, cfg = MemoryContext(tenant_id="acme", user_id="ana"), {"configurable": {"thread_id": "t1"}}
+    model, said = _same_ids_model()
+    async with aopen_checkpointer(url) as checkpointer, aopen_store(url) as store:
+        graph = create_memory_graph(model, checkpointer=checkpointer, store=store, config=CONFIG)
+
+        async def conversation(texts: list[str]) -> Any:
+            said["n"] = 0
+            for i, text in enumerate(texts):
+                result = await graph.ainvoke(
+                    {"messages": [HumanMessage(text, id=f"h{i}")]}, cfg, context=ana
+                )
+            return result
+
+        first = await conversation([f"My locker code is {secret}{i}." for i in range(6)])
+        assert first["summary"].archive_digest is not None
+        forgot = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "memorygraph.cli",
+                "forget",
+                "--thread",
+                "t1",
+                "--db",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert forgot.returncode == EXIT_OK, forgot.stderr
+        talk = [f"The locker code changed again on day {i}." for i in range(6)]
+        result = await conversation([*talk, "What is my locker code?"])
+    recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
+    assert recalled, "the new conversation folded turns: recall has something to bring back"
+    assert not present(str(result["context_package"].to_messages()), secret)

@@ -32,7 +32,7 @@ from memorygraph.nodes.summarization import (
     summary_due,
 )
 from memorygraph.packing import build_package
-from memorygraph.store.archive import read_archive
+from memorygraph.store.archive import archive_digest, read_archive, to_archived
 from memorygraph.summarizers import ExtractiveSummarizer, LLMSummarizer
 from tests.fakes import RecordingChatModel
 from tests.unit.nodes.test_packer import assert_tool_calls_intact, histories
@@ -241,6 +241,36 @@ async def test_async_twin_matches_sync() -> None:
     assert sync.summary == asyn.summary and sync.folded == asyn.folded
 
 
+def test_each_fold_chains_the_archive_digest_on_from_the_last() -> None:
+    config = MemoryConfig(summarize_at_messages=4, keep_messages=2)
+    messages, summary, folded = chat(12), None, []
+    for end in range(2, len(messages) + 1, 2):
+        update = summarize_messages(
+            [m for m in messages[:end] if m.id not in {f.id for f in folded}],
+            previous=summary,
+            config=config,
+            counter=COUNTER,
+        )
+        if update.folded:
+            folded += update.folded
+            summary = update.summary
+    assert summary is not None and summary.version > 1
+    whole = to_archived(folded, start_seq=0, summary_version=1)
+    assert summary.archive_digest == archive_digest(None, whole)
+
+
+def test_a_summary_from_before_digests_gets_none_to_chain_on() -> None:
+    old = SessionSummary(
+        covered_turns=4, version=2, last_updated_turn_id="a1", covered_turn_ids=["a1"]
+    )
+    config = MemoryConfig(summarize_at_messages=4, keep_messages=2)
+    update = summarize_messages(chat(5), previous=old, config=config, counter=COUNTER)
+    assert update.summary is not None and update.folded
+    assert update.summary.archive_digest is None
+    fresh = summarize_messages(chat(5), previous=None, config=config, counter=COUNTER)
+    assert fresh.summary is not None and fresh.summary.archive_digest is not None
+
+
 # --- through the graph ----------------------------------------------------------------------
 
 
@@ -255,7 +285,8 @@ def test_archive_plus_window_is_the_whole_thread(backend_url: str) -> None:
         )
         sent: list[str] = []
         for i in range(25):
-            graph.invoke({"messages": [HumanMessage(f"turn {i}", id=f"u{i}")]}, cfg, context=ANA)
+            text = f"turn {i}" + (" café ☕ \U0001f600 naïve" if i % 7 == 3 else "")
+            graph.invoke({"messages": [HumanMessage(text, id=f"u{i}")]}, cfg, context=ANA)
         values = graph.get_state(cfg).values
         archive = read_archive(store, ("acme", "ana", cfg["configurable"]["thread_id"]))
     sent = [m.id for m in [*[t for t in archive], *values["messages"]]]
@@ -266,6 +297,8 @@ def test_archive_plus_window_is_the_whole_thread(backend_url: str) -> None:
     assert len(values["messages"]) <= 12
     assert values["summary"].covered_turns == len(archive)
     assert {t.summary_version for t in archive} == set(range(1, values["summary"].version + 1))
+    # what recall checks its copy of the archive against: the turns as stored
+    assert values["summary"].archive_digest == archive_digest(None, archive)
 
 
 def test_a_checkpointer_without_a_store_is_refused_and_without_either_one_warning(

@@ -230,3 +230,25 @@ def test_what_a_request_read_before_a_forget_is_not_kept_after_it() -> None:
     transcript = cache.get(store, THREAD, archived=2, last_id="t1-1")
     assert [t.content for t in transcript.turns] == ["one", "two"]  # this request is served
     assert cache.held(store) == []  # but its copy is not kept
+
+
+def test_a_copy_is_checked_by_the_digest_of_its_turns_not_only_by_the_last_id() -> None:
+    from memorygraph.store.archive import archive_digest, read_archive
+
+    store = CountingStore()
+    cache = TranscriptCache()
+    fold(store, THREAD, ["my code is 1234", "ok"], 0)
+    old = cache.get(store, THREAD, archived=2, last_id="t1-1")
+    # Another process forgets the thread; a new conversation reuses the ids.
+    store.delete(("memorygraph", "acme", "ana", "archive", "t1"), "0000000000")
+    fold(store, THREAD, ["the weather is fine", "ok"], 0)
+    digest = archive_digest(None, read_archive(store, THREAD))
+    assert cache.get(store, THREAD, archived=2, last_id="t1-1") is old  # the id alone agrees
+    fresh = cache.get(store, THREAD, archived=2, last_id="t1-1", digest=digest)
+    assert fresh is not old and [t.content for t in fresh.turns] == ["the weather is fine", "ok"]
+    reads = store.reads
+    assert cache.get(store, THREAD, archived=2, last_id="t1-1", digest=digest) is fresh
+    assert store.reads == reads  # a copy that matches is used as it is
+    assert fresh.digest(1) == archive_digest(None, fresh.turns[:1])
+    with pytest.raises(IndexError):
+        fresh.digest(3)
