@@ -38,6 +38,7 @@ from memorygraph.checkpointers import (
     open_store,
 )
 from memorygraph.cli import EXIT_OK, main
+from memorygraph.retrieval import transcript_cache
 from memorygraph.store.audit import read_audit
 from memorygraph.store.facts import load_facts
 from memorygraph.store.threads import owned_threads
@@ -457,6 +458,7 @@ async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
             return result
 
         await conversation([f"My locker code is {secret}{i}." for i in range(6)])
+        assert transcript_cache().held(store) == [(tenant, "ana", "t1")]
         sync, asynchronous = FORGET[scope]
         args = _forget_args(scope, checkpointer, store, tenant)
         kwargs = {"store": store} if scope == "thread" else {}
@@ -464,6 +466,7 @@ async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
             await asyncio.to_thread(sync, *args, **kwargs)
         else:
             await asynchronous(*args, **kwargs)
+        assert transcript_cache().held(store) == []  # not kept in this process's memory either
         talk = [f"The locker code changed again on day {i}." for i in range(6)]
         result = await conversation([*talk, "What is my locker code?"])
     recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
