@@ -125,6 +125,10 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return found
 
 
+_Said = tuple[str, str | None, str]
+"""A turn's id, speaker and text: what its words are made of."""
+
+
 @dataclass
 class _Index:
     own: list[list[str]] = field(default_factory=list)  # each turn's speaker and words
@@ -135,11 +139,11 @@ class _Index:
     word_ids: list[WordIds] = field(default_factory=list)  # `words` as columns
     postings: Postings = field(default_factory=Postings)  # the indexed documents' words
     frequencies: Any = None  # documents per term id, for scoring pending turns
-    pending: dict[tuple[str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
-    # each pending turn's document, by its and its neighbours' ids and texts: counts, length
-    documents: dict[tuple[tuple[str, str], ...], tuple[Counter[str], int]] = field(
-        default_factory=dict
-    )
+    # each pending turn's words, by its id, speaker and text: (own, words)
+    pending: dict[_Said, tuple[list[str], list[str]]] = field(default_factory=dict)
+    # each pending turn's document, by its and its neighbours' ids, speakers
+    # and texts: counts, length
+    documents: dict[tuple[_Said, ...], tuple[Counter[str], int]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -350,12 +354,14 @@ class LexicalRetriever:
     ) -> tuple[list[list[str]], list[list[str]]]:
         # Tokenized once per turn, like archived turns: a pending turn is seen
         # again at every request until it is folded into the archive.
-        keys = [(turn.id, turn.content) for turn in turns]
+        # Keyed by what is tokenized: a message replaced under its id (as
+        # `add_messages` does) is tokenized again.
+        keys = [(turn.id, turn.speaker, turn.content) for turn in turns]
         new = [turn for turn, key in zip(turns, keys, strict=True) if key not in index.pending]
         speakers = tokenize([turn.speaker or "" for turn in new])
         said = tokenize([turn.content for turn in new])
         for turn, speaker, words in zip(new, speakers, said, strict=True):
-            index.pending[(turn.id, turn.content)] = (speaker + words, words)
+            index.pending[(turn.id, turn.speaker, turn.content)] = (speaker + words, words)
         entries = [index.pending[key] for key in keys]
         while len(index.pending) > _PENDING_CACHE:
             index.pending.pop(next(iter(index.pending)))
@@ -377,7 +383,7 @@ class LexicalRetriever:
             for offset, own in enumerate(own_new):
                 seq = archived + offset
                 near = self._neighbours(sessions, seq, total)
-                key = tuple((turns[n].id, turns[n].content) for n in (seq, *near))
+                key = tuple((turns[n].id, turns[n].speaker, turns[n].content) for n in (seq, *near))
                 counted = index.documents.get(key)
                 if counted is None:
                     doc = _compose(

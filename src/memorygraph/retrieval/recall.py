@@ -199,6 +199,12 @@ def _line(turn: ArchivedTurn) -> str:
     return f"{who}: {text}"
 
 
+def _rendered(turn: ArchivedTurn) -> tuple[object, ...]:
+    # What a passage shows of a turn, and its id (for the audit).
+    calls = tuple(str(call.get("name", "?")) for call in turn.tool_calls)
+    return (turn.id, turn.role, turn.speaker, turn.content, turn.created_at, calls)
+
+
 def _date_label(transcript: Transcript, seq: int) -> str:
     moment = transcript.times[seq]
     return format_timestamp(moment) if moment is not None else ""
@@ -256,14 +262,15 @@ def _passage_item(
 ) -> tuple[ContextItem, int, int]:
     # A passage renders the same for every request: made and counted once, as
     # the first passage of its session's block and as a later one.
-    # Passages of pending turns are kept apart, by their turns' ids as well
-    # (the same positions hold other turns in another branch of the thread),
-    # and only the newest `_PENDING_PASSAGES` of them.
+    # Passages of pending turns are kept apart, by everything they render
+    # (the same positions hold other turns in another branch of the thread,
+    # and a message replaced under its id, as `add_messages` does, says
+    # something else), and only the newest `_PENDING_PASSAGES` of them.
     turns = [transcript.turns[seq] for seq in passage.positions]
     archived = passage.last < transcript.archived
     key: tuple[object, ...] = (passage.first, passage.last, counter.encoding_name)
     if not archived:
-        key += tuple(turn.id for turn in turns)
+        key += (transcript.sessions[passage.first], *map(_rendered, turns))
     with transcript.lock:
         cache: dict[tuple[object, ...], tuple[ContextItem, int, int]]
         cache = transcript.settled.derived.setdefault("passages" if archived else "pending", {})

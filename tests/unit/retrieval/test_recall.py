@@ -388,3 +388,38 @@ def test_a_cached_thread_costs_about_7_kb_an_archived_turn() -> None:
         tracemalloc.stop()
     assert transcript_cache().held(store) == []
     assert 3_000 < held / n < 8_000, f"{held / n:.0f} bytes an archived turn"  # 6.8 kB here
+
+
+def test_a_pending_message_replaced_under_its_id_is_recalled_as_it_now_reads() -> None:
+    """`add_messages` replaces a message that reuses an id (an edit, a redaction)."""
+    store = InMemoryStore()
+    n = archive(store, *[said(f"Filler turn {i} about gardening and roses.") for i in range(20)])
+
+    def recalled(text: str, query: str, speaker: str = "Ana") -> list[str]:
+        pending = [
+            said(text, speaker, id="p1"),
+            said("Another pending turn about the weather.", id="p2"),
+        ]
+        items = recall_items(
+            store,
+            THREAD,
+            query,
+            archived=n,
+            last_id=None,
+            retriever=LexicalRetriever(),
+            config=MemoryConfig(),
+            counter=COUNTER,
+            pending=pending,
+        )
+        return [item.content for item in items]
+
+    assert "Ana: My bank password is hunter2." in recalled("My bank password is hunter2.", "bank")
+    now = recalled("My bank password is [redacted].", "bank password")
+    assert "Ana: My bank password is [redacted]." in now
+    assert not any("hunter2" in content for content in now)
+    # scored by its words now: the old ones no longer find it
+    assert not any("password" in content for content in recalled("My PIN is new.", "hunter2"))
+    # and by who said it
+    assert "Zed: I fixed the roof." in recalled("I fixed the roof.", "What did Zed say?", "Zed")
+    again = recalled("I fixed the roof.", "What did Zed say?", "Ana")
+    assert not any("Zed" in content or "roof" in content for content in again)
