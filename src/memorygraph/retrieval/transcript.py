@@ -258,7 +258,7 @@ class TranscriptCache:
         max_turns: The most turns kept per store, over all its threads.
 
     Raises:
-        ValueError: A bound is below 1.
+        ValueError: A bound is not a whole number of at least 1.
 
     Example:
         >>> from langgraph.store.memory import InMemoryStore
@@ -285,6 +285,9 @@ class TranscriptCache:
     def limit(self, *, max_threads: int | None = None, max_turns: int | None = None) -> None:
         """Set the bounds (None keeps one as it is); copies beyond them go at once.
 
+        Raises:
+            ValueError: A bound is not a whole number of at least 1.
+
         Example:
             >>> from memorygraph.retrieval import transcript_cache
             >>> transcript_cache().limit(max_turns=10_000)  # a small server: about 70 MB a store
@@ -292,10 +295,9 @@ class TranscriptCache:
         """
         threads = self._max_threads if max_threads is None else max_threads
         turns = self._max_turns if max_turns is None else max_turns
-        if isinstance(threads, bool) or isinstance(turns, bool) or min(threads, turns) < 1:
-            raise ValueError(
-                f"max_threads and max_turns must be at least 1, not {threads} and {turns}"
-            )
+        for name, value in (("max_threads", threads), ("max_turns", turns)):
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
         with self._lock:
             self._max_threads, self._max_turns = threads, turns
             for held in self._stores.values():

@@ -144,13 +144,21 @@ def test_a_thread_longer_than_max_turns_is_still_kept_while_it_is_used() -> None
 
 
 @pytest.mark.parametrize(
-    "bounds", [{"max_threads": 0}, {"max_turns": 0}, {"max_turns": -1}, {"max_turns": True}]
+    "bounds",
+    [
+        {"max_threads": 0},
+        {"max_turns": 0},
+        {"max_turns": -1},
+        {"max_turns": True},
+        {"max_turns": "100"},
+        {"max_threads": 2.5},
+    ],
 )
 def test_the_cache_refuses_bounds_that_would_keep_nothing(bounds: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="must be at least 1"):
+    with pytest.raises(ValueError, match="must be a whole number of at least 1"):
         TranscriptCache(**bounds)
     cache = TranscriptCache()
-    with pytest.raises(ValueError, match="must be at least 1"):
+    with pytest.raises(ValueError, match="must be a whole number of at least 1"):
         cache.limit(**bounds)
 
 
