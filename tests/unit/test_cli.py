@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from memorygraph.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_NO_THREAD, EXIT_OK, EXIT_USAGE, main
+from memorygraph.cli.main import CREATES_DATABASE, command_names
 
 
 def write_jsonl(path: Path, records: list[object]) -> Path:
@@ -128,16 +129,21 @@ def test_read_only_commands_never_create_a_database(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     missing = tmp_path / "missing.db"
-    for command in (
-        ("inspect", "--thread", "t"),
-        ("threads",),
-        ("export", "--thread", "t"),
-        ("replay", "--package", "p"),
-    ):
-        code, out = cli(*command, "--db", str(missing))
-        assert code == EXIT_ERROR, (command, out)
-        assert f"no database at {missing}" in " ".join(out.split())
-        assert not missing.exists()
+    arguments = {  # what each command needs besides --db
+        "inspect": [("--thread", "t")],
+        "threads": [()],
+        "export": [("--thread", "t")],
+        "replay": [("--package", "p")],
+        "forget": [("--thread", "t"), ("--tenant", "a", "--user", "u"), ("--tenant", "a")],
+    }
+    # Every command is one that may start a conversation, or is tried here.
+    assert set(command_names()) - CREATES_DATABASE == set(arguments)
+    for name, variants in arguments.items():
+        for extra in variants:
+            code, out = cli(name, *extra, "--db", str(missing))
+            assert code == EXIT_ERROR, (name, extra, out)
+            assert f"no database at {missing}" in " ".join(out.split())
+            assert list(tmp_path.iterdir()) == [], (name, extra)  # no file, no lock file
     # Three slashes make a relative path: "tmp/x.db" under the working directory.
     code, out = cli("threads", "--db", "sqlite:///tmp/x.db")
     said = " ".join(out.split())

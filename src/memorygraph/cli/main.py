@@ -4,9 +4,11 @@ Exit codes scripts can rely on: 0 success, 1 a memorygraph error (the message
 says what to fix), 2 bad usage, 3 the thread does not exist, 4 the input file
 has bad lines (nothing was written).
 
-The read-only commands (``inspect``, ``threads``, ``export``, ``replay``) never
-create a database: a SQLite file that is not there exits 1 with the path looked
-for. ``export`` and ``chat`` on a thread that belongs to another tenant or user
+Only ``demo``, ``chat`` and ``ingest`` start a conversation, so only they may
+create a database. Every other command (``inspect``, ``threads``, ``export``,
+``replay``, ``forget``) on a SQLite file that is not there exits 1 with the path
+looked for, and creates nothing: a forget on a mistyped path does not report
+success. ``export`` and ``chat`` on a thread that belongs to another tenant or user
 than ``--tenant``/``--user`` exit 1 and say so (``threads`` shows each thread's owner).
 
 """
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from memorygraph.cli.common import EXIT_CODES, EXIT_ERROR
+from memorygraph.cli.common import EXIT_CODES, EXIT_ERROR, missing_database
 from memorygraph.cli.session import DEMO_SESSIONS, cmd_chat, cmd_demo
 from memorygraph.cli.threads import cmd_forget, cmd_inspect, cmd_replay, cmd_threads
 from memorygraph.cli.transcripts import cmd_export, cmd_ingest
@@ -32,8 +34,21 @@ def _positive(text: str) -> int:
     return value
 
 
+CREATES_DATABASE = frozenset({"demo", "chat", "ingest"})
+"""The commands that start a conversation; every other one needs its database to exist."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with ``--help`` on every command."""
+    return _build()[0]
+
+
+def command_names() -> list[str]:
+    """Every command, in the order ``--help`` lists them."""
+    return list(_build()[1])
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="memorygraph", description=__doc__.split("\n")[0], epilog=EXIT_CODES
     )
@@ -99,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--thread", required=True, help="thread id")
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(run=cmd_export)
-    return parser
+    for name, sub in commands.choices.items():
+        sub.set_defaults(needs_database=name not in CREATES_DATABASE)
+    return parser, dict(commands.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "forget" and args.thread is None and args.tenant is None:
         parser.error("forget needs --thread, --tenant, or --tenant with --user")
     console = Console()
+    missing = missing_database(args.db) if args.needs_database else None
+    if missing:
+        console.print(f"[red]error:[/red] {missing}", highlight=False)
+        return EXIT_ERROR
     try:
         code: int = args.run(args, console)
     except MemoryGraphError as exc:

@@ -15,7 +15,6 @@ from memorygraph.cli.common import (
     EXIT_NO_THREAD,
     EXIT_OK,
     db_url,
-    missing_database,
     show_package,
     thread_owner,
 )
@@ -25,10 +24,6 @@ from memorygraph.store.archive import read_archive
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     """Show the last package of a thread, in full."""
-    missing = missing_database(args.db)
-    if missing:
-        console.print(f"[red]error:[/red] {missing}", highlight=False)
-        return EXIT_ERROR
     url = db_url(args.db)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
         graph = create_memory_graph(checkpointer=checkpointer, store=store)
@@ -43,10 +38,6 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_threads(args: argparse.Namespace, console: Console) -> int:
     """List the threads in a database: tenant, user, turns and last activity."""
-    missing = missing_database(args.db)
-    if missing:
-        console.print(f"[red]error:[/red] {missing}", highlight=False)
-        return EXIT_ERROR
     url = db_url(args.db)
     table = Table("thread", "tenant", "user", "turns", "last activity", box=SIMPLE_HEAD)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
@@ -111,10 +102,6 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     """Rebuild a logged package from its recorded state, and check that its id is the same."""
     from memorygraph.store.audit import replay_package
 
-    missing = missing_database(args.db)
-    if missing:
-        console.print(f"[red]error:[/red] {missing}", highlight=False)
-        return EXIT_ERROR
     with open_store(db_url(args.db)) as store:
         package = replay_package(store, args.tenant, args.user, args.package)
     show_package(console, package, f"package {args.package}, rebuilt from its recorded state")

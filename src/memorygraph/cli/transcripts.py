@@ -24,7 +24,6 @@ from memorygraph.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     db_url,
-    missing_database,
     not_yours,
     open_graph,
     thread_owner,
@@ -186,10 +185,6 @@ def _dump(value: Any) -> Any:
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     """Write a thread as JSON: messages, archive, summary, facts, last package, usage."""
-    missing = missing_database(args.db)
-    if missing:
-        console.print(f"[red]error:[/red] {missing}", highlight=False)
-        return EXIT_ERROR
     url = db_url(args.db)
     with open_checkpointer(url) as checkpointer, open_store(url) as store:
         if args.thread not in list_threads(checkpointer):
