@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
+from langgraph.store.base import BaseStore
 from langgraph.types import Command
 from rich.console import Console
 from rich.panel import Panel
@@ -23,7 +24,8 @@ from memorygraph.context import MemoryContext
 from memorygraph.display import budget_bar, compact_table, package_table
 from memorygraph.errors import BackendError
 from memorygraph.graph import MemoryGraph, create_memory_graph
-from memorygraph.records import ContextPackage
+from memorygraph.records import ArchivedTurn, ContextPackage, SessionSummary
+from memorygraph.store.archive import read_archive_range
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_THREAD, EXIT_BAD_INPUT = 0, 1, 2, 3, 4
 EXIT_CODES = (
@@ -62,6 +64,20 @@ def missing_database(db: str) -> str | None:
             f"four slashes: sqlite:////{target.location}"
         )
     return message
+
+
+def state_archive(
+    store: BaseStore, owner: tuple[str, str], thread: str, values: dict[str, Any]
+) -> list[ArchivedTurn]:
+    """The archived turns of the thread's current state: the first ``summary.covered_turns``.
+
+    Positions past them belong to another branch of a forked thread, or to a
+    conversation held under the same thread id before its checkpoints were
+    deleted (``delete_thread`` leaves the store as it is).
+    """
+    summary = values.get("summary")
+    covered = summary.covered_turns if isinstance(summary, SessionSummary) else 0
+    return read_archive_range(store, (*owner, thread), 0, covered)
 
 
 def thread_owner(values: dict[str, Any]) -> tuple[str, str] | None:

@@ -16,10 +16,10 @@ from memorygraph.cli.common import (
     EXIT_OK,
     db_url,
     show_package,
+    state_archive,
     thread_owner,
 )
 from memorygraph.graph import create_memory_graph
-from memorygraph.store.archive import read_archive
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
@@ -50,7 +50,7 @@ def cmd_threads(args: argparse.Namespace, console: Console) -> int:
             if args.user is not None and (owner is None or owner[1] != args.user):
                 continue
             window = snapshot.values.get("messages") or []
-            archived = read_archive(store, (*owner, thread)) if owner else []
+            archived = state_archive(store, owner, thread, snapshot.values) if owner else []
             turns = sum(m.type == "human" for m in window) + sum(
                 t.role == "human" for t in archived
             )

@@ -26,6 +26,7 @@ from memorygraph.cli.common import (
     db_url,
     not_yours,
     open_graph,
+    state_archive,
     thread_owner,
 )
 from memorygraph.context import MemoryContext, resolve_identity
@@ -33,7 +34,6 @@ from memorygraph.errors import MemoryGraphError
 from memorygraph.graph import create_memory_graph
 from memorygraph.nodes import build_package
 from memorygraph.state import validate_messages
-from memorygraph.store.archive import read_archive
 
 _ROLES: dict[str, type[BaseMessage]] = {
     "user": HumanMessage,
@@ -196,7 +196,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         if owner is not None and owner != (args.tenant, args.user):
             not_yours(console, args)
             return EXIT_ERROR
-        archive = read_archive(store, (args.tenant, args.user, args.thread))
+        archive = state_archive(store, (args.tenant, args.user), args.thread, values)
     document = {
         "thread_id": args.thread,
         "tenant_id": args.tenant,

@@ -206,3 +206,54 @@ def test_threads_export_and_chat_name_the_owner_options(
     said = " ".join(chatted.stdout.split())
     assert chatted.returncode == EXIT_ERROR, said
     assert "belongs to another tenant or user" in said and "--tenant and --user" in said
+
+
+def test_export_and_threads_show_the_archive_of_the_thread_as_it_now_is(
+    tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """Archive positions past the state's covered turns are not the thread's now.
+
+    ``delete_thread`` deletes checkpoints only: a new conversation on the same
+    id folds fewer turns over the old archive (a fork of an older checkpoint
+    leaves the same kind of tail).
+    """
+    from memorygraph.checkpointers import delete_thread, open_checkpointer
+
+    db = tmp_path / "chat.db"
+    old = [dict(line, content=f"OLD {line['content']}") for line in chat_lines(40)]  # type: ignore[arg-type]
+    new = chat_lines(35)
+    assert (
+        cli(
+            "ingest",
+            str(write_jsonl(tmp_path / "old.jsonl", old)),
+            "--thread",
+            "t",
+            "--db",
+            str(db),
+        )[0]
+        == EXIT_OK
+    )
+    with open_checkpointer(f"sqlite:///{db}") as checkpointer:
+        delete_thread(checkpointer, "t")
+    assert (
+        cli(
+            "ingest",
+            str(write_jsonl(tmp_path / "new.jsonl", new)),
+            "--thread",
+            "t",
+            "--db",
+            str(db),
+        )[0]
+        == EXIT_OK
+    )
+    code, text = cli("export", "--thread", "t", "--db", str(db))
+    assert code == EXIT_OK
+    document = json.loads(text)
+    assert document["archive"], "the new conversation folded turns"
+    contents = [t["content"] for t in document["archive"]] + [
+        m["content"] for m in document["messages"]
+    ]
+    assert contents == [line["content"] for line in new]  # type: ignore[index]
+    code, listed = cli("threads", "--db", str(db))
+    row = next(line.split() for line in listed.splitlines() if line.split()[:1] == ["t"])
+    assert row[3] == "35", listed  # user turns: the new conversation's
