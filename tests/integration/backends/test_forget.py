@@ -428,6 +428,32 @@ def _same_ids_model() -> tuple[RecordingChatModel, dict[str, int]]:
     return RecordingChatModel(respond=respond), said
 
 
+async def _numbered(
+    graph: Any, said: dict[str, int], context: MemoryContext, texts: list[str]
+) -> Any:
+    """A conversation on thread t1 whose messages are h0, h1, ... and r1, r2, ...: reused ids."""
+    said["n"] = 0
+    cfg = {"configurable": {"thread_id": "t1"}}
+    for i, text in enumerate(texts):
+        result = await graph.ainvoke(
+            {"messages": [HumanMessage(text, id=f"h{i}")]}, cfg, context=context
+        )
+    return result
+
+
+# A new conversation on the thread after the forget: it folds turns that
+# recall can bring back, none of them the forgotten ones.
+AFTER = [f"The locker code changed again on day {i}." for i in range(6)]
+AFTER.append("What is my locker code?")
+
+
+def _recalls_nothing_of(result: Any, secret: str) -> None:
+    package = result["context_package"]
+    recalled = [item.content for item in package.items if item.kind == "recalled"]
+    assert recalled, "the new conversation folded turns: recall has something to bring back"
+    assert not present(str(package.to_messages()), secret)
+
+
 def _forget_args(scope: str, checkpointer: Any, store: Any, tenant: str) -> tuple[Any, ...]:
     if scope == "thread":
         return (checkpointer, "t1")
@@ -443,21 +469,12 @@ async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
 ) -> None:
     """The process's copy of the archive goes with it (it matched turns by id alone)."""
     tenant, secret = f"t{uuid.uuid4().hex[:8]}", marker()
-    ana, cfg = MemoryContext(tenant_id=tenant, user_id="ana"), {"configurable": {"thread_id": "t1"}}
+    ana = MemoryContext(tenant_id=tenant, user_id="ana")
     model, said = _same_ids_model()
     url = f"sqlite:///{tmp_path / 'memory.db'}"
     async with aopen_checkpointer(url) as checkpointer, aopen_store(url) as store:
         graph = create_memory_graph(model, checkpointer=checkpointer, store=store, config=CONFIG)
-
-        async def conversation(texts: list[str]) -> Any:
-            said["n"] = 0
-            for i, text in enumerate(texts):
-                result = await graph.ainvoke(
-                    {"messages": [HumanMessage(text, id=f"h{i}")]}, cfg, context=ana
-                )
-            return result
-
-        await conversation([f"My locker code is {secret}{i}." for i in range(6)])
+        await _numbered(graph, said, ana, [f"My locker code is {secret}{i}." for i in range(6)])
         assert transcript_cache().held(store) == [(tenant, "ana", "t1")]
         sync, asynchronous = FORGET[scope]
         args = _forget_args(scope, checkpointer, store, tenant)
@@ -467,11 +484,8 @@ async def test_a_new_conversation_that_reuses_the_ids_recalls_nothing_forgotten(
         else:
             await asynchronous(*args, **kwargs)
         assert transcript_cache().held(store) == []  # not kept in this process's memory either
-        talk = [f"The locker code changed again on day {i}." for i in range(6)]
-        result = await conversation([*talk, "What is my locker code?"])
-    recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
-    assert recalled, "the new conversation folded turns: recall has something to bring back"
-    assert not present(str(result["context_package"].to_messages()), secret)
+        result = await _numbered(graph, said, ana, AFTER)
+    _recalls_nothing_of(result, secret)
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
@@ -531,20 +545,12 @@ async def test_a_forget_in_another_process_is_not_undone_by_this_ones_copy(
 
     path = tmp_path / "memory.db"
     url, secret = f"sqlite:///{path}", marker()
-    ana, cfg = MemoryContext(tenant_id="acme", user_id="ana"), {"configurable": {"thread_id": "t1"}}
+    ana = MemoryContext(tenant_id="acme", user_id="ana")
     model, said = _same_ids_model()
     async with aopen_checkpointer(url) as checkpointer, aopen_store(url) as store:
         graph = create_memory_graph(model, checkpointer=checkpointer, store=store, config=CONFIG)
-
-        async def conversation(texts: list[str]) -> Any:
-            said["n"] = 0
-            for i, text in enumerate(texts):
-                result = await graph.ainvoke(
-                    {"messages": [HumanMessage(text, id=f"h{i}")]}, cfg, context=ana
-                )
-            return result
-
-        first = await conversation([f"My locker code is {secret}{i}." for i in range(6)])
+        texts = [f"My locker code is {secret}{i}." for i in range(6)]
+        first = await _numbered(graph, said, ana, texts)
         assert first["summary"].archive_digest is not None
         forgot = subprocess.run(
             [
@@ -562,8 +568,5 @@ async def test_a_forget_in_another_process_is_not_undone_by_this_ones_copy(
             timeout=120,
         )
         assert forgot.returncode == EXIT_OK, forgot.stderr
-        talk = [f"The locker code changed again on day {i}." for i in range(6)]
-        result = await conversation([*talk, "What is my locker code?"])
-    recalled = [item.content for item in result["context_package"].items if item.kind == "recalled"]
-    assert recalled, "the new conversation folded turns: recall has something to bring back"
-    assert not present(str(result["context_package"].to_messages()), secret)
+        result = await _numbered(graph, said, ana, AFTER)
+    _recalls_nothing_of(result, secret)

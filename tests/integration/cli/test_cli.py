@@ -222,30 +222,15 @@ def test_export_and_threads_show_the_archive_of_the_thread_as_it_now_is(
     db = tmp_path / "chat.db"
     old = [dict(line, content=f"OLD {line['content']}") for line in chat_lines(40)]  # type: ignore[arg-type]
     new = chat_lines(35)
-    assert (
-        cli(
-            "ingest",
-            str(write_jsonl(tmp_path / "old.jsonl", old)),
-            "--thread",
-            "t",
-            "--db",
-            str(db),
-        )[0]
-        == EXIT_OK
-    )
+
+    def ingest(name: str, lines: list[object]) -> None:
+        transcript = str(write_jsonl(tmp_path / f"{name}.jsonl", lines))
+        assert cli("ingest", transcript, "--thread", "t", "--db", str(db))[0] == EXIT_OK
+
+    ingest("old", old)
     with open_checkpointer(f"sqlite:///{db}") as checkpointer:
         delete_thread(checkpointer, "t")
-    assert (
-        cli(
-            "ingest",
-            str(write_jsonl(tmp_path / "new.jsonl", new)),
-            "--thread",
-            "t",
-            "--db",
-            str(db),
-        )[0]
-        == EXIT_OK
-    )
+    ingest("new", new)
     code, text = cli("export", "--thread", "t", "--db", str(db))
     assert code == EXIT_OK
     document = json.loads(text)
