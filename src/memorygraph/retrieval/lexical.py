@@ -129,6 +129,10 @@ _Said = tuple[str, str | None, str]
 """A turn's id, speaker and text: what its words are made of."""
 
 
+def _said(turn: ArchivedTurn) -> _Said:
+    return (turn.id, turn.speaker, turn.content)
+
+
 @dataclass
 class _Index:
     own: list[list[str]] = field(default_factory=list)  # each turn's speaker and words
@@ -356,12 +360,12 @@ class LexicalRetriever:
         # again at every request until it is folded into the archive.
         # Keyed by what is tokenized: a message replaced under its id (as
         # `add_messages` does) is tokenized again.
-        keys = [(turn.id, turn.speaker, turn.content) for turn in turns]
+        keys = [_said(turn) for turn in turns]
         new = [turn for turn, key in zip(turns, keys, strict=True) if key not in index.pending]
         speakers = tokenize([turn.speaker or "" for turn in new])
         said = tokenize([turn.content for turn in new])
         for turn, speaker, words in zip(new, speakers, said, strict=True):
-            index.pending[(turn.id, turn.speaker, turn.content)] = (speaker + words, words)
+            index.pending[_said(turn)] = (speaker + words, words)
         entries = [index.pending[key] for key in keys]
         while len(index.pending) > _PENDING_CACHE:
             index.pending.pop(next(iter(index.pending)))
@@ -383,7 +387,7 @@ class LexicalRetriever:
             for offset, own in enumerate(own_new):
                 seq = archived + offset
                 near = self._neighbours(sessions, seq, total)
-                key = tuple((turns[n].id, turns[n].speaker, turns[n].content) for n in (seq, *near))
+                key = tuple(_said(turns[n]) for n in (seq, *near))
                 counted = index.documents.get(key)
                 if counted is None:
                     doc = _compose(
