@@ -260,3 +260,19 @@ def test_a_copy_is_checked_by_the_digest_of_its_turns_not_only_by_the_last_id() 
     assert fresh.digest(1) == archive_digest(None, fresh.turns[:1])
     with pytest.raises(IndexError):
         fresh.digest(3)
+
+
+def test_the_digest_of_turns_as_folded_equals_the_digest_of_them_as_stored() -> None:
+    """A drop-in graph's own node may add text the store cannot keep: a NUL character.
+
+    (A lone surrogate does not reach a fold: the checkpoint's serializer replaces it.)
+    """
+    from memorygraph.store.archive import archive_digest, read_archive, to_archived
+
+    store = InMemoryStore()
+    said = [HumanMessage("pass\x00word", id="h\x000"), HumanMessage("ok", id="h1")]
+    archive_turns(store, THREAD, said, start_seq=0, summary_version=1)
+    stored = read_archive(store, THREAD)
+    assert stored[0].content != said[0].content  # cleaned on the way in
+    folded = to_archived(said, start_seq=0, summary_version=1)
+    assert archive_digest(None, folded) == archive_digest(None, stored)
